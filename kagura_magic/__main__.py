@@ -1,0 +1,173 @@
+"""``python -m kagura_magic`` (and the ``kagura`` script): ``%%agent`` in a terminal.
+
+The prompt is the arguments, then standard input when it is piped
+(``cat notes.md | kagura "summarise this"`` sends the instruction followed by
+the notes). On a terminal the answer streams as live Markdown; piped or with
+``--plain``, its raw Markdown goes to stdout byte for byte. The status line,
+spinner and errors go to stderr. Exit status: 0 answered, 1 error, 2 bad
+usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from kagura_magic.config import LLMConfig, parse_params
+from kagura_magic.errors import AgentError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kagura",
+        description=(
+            "Stream a model's answer into the terminal as live Markdown (any litellm model; "
+            "demo/* models work offline). The prompt is the arguments; piped stdin is appended "
+            "after them. When stdout is not a terminal, the raw Markdown is written instead."
+        ),
+        epilog=(
+            "examples:\n"
+            '  kagura -m demo/showcase "Show me what you can do"\n'
+            '  cat notes.md | kagura -m gpt-4o-mini "Summarise these notes"\n'
+            '  kagura -m demo/echo --param tokens_per_second=0 "fast echo" > answer.md\n'
+            "\n"
+            "environment:\n"
+            "  KAGURA_MODEL   default model for -m\n"
+            "  NO_COLOR       no colours (layout and bold/italic stay)\n"
+            "\n"
+            "exit status: 0 answered, 1 error, 2 bad usage, 130 interrupted (Ctrl-C)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("prompt", nargs="*", help="the prompt (stdin, when piped, is appended)")
+    parser.add_argument("-m", "--model", help="litellm model name (default: $KAGURA_MODEL)")
+    parser.add_argument("--system", help="system prompt")
+    parser.add_argument("--temperature", type=float, help="sampling temperature, 0-2")
+    parser.add_argument("--max-tokens", type=int, help="maximum tokens in the answer")
+    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible or self-hosted server")
+    parser.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="extra litellm parameter, repeatable (e.g. --param tokens_per_second=0)",
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds without data before giving up")
+    parser.add_argument(
+        "--plain", action="store_true", help="write the raw Markdown as it arrives, even on a terminal"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no status line after the answer")
+    return parser
+
+
+def read_prompt(words: Sequence[str], stdin: TextIO) -> str:
+    """The argument words, then piped stdin after a blank line."""
+    prompt = " ".join(words).strip()
+    if not stdin.isatty():
+        piped = stdin.read()
+        if piped.strip():
+            prompt = f"{prompt}\n\n{piped}" if prompt else piped
+    return prompt
+
+
+def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prompt = read_prompt(args.prompt, stdin or sys.stdin)
+    if not prompt.strip():
+        parser.print_usage(sys.stderr)
+        print("kagura: no prompt: give it as arguments or on stdin.", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = LLMConfig(
+            model=args.model,
+            system_prompt=args.system,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            api_base=args.api_base,
+            extra=parse_params(args.param),
+            timeout=args.timeout,
+        )
+        model = config.resolved_model()
+    except AgentError as error:
+        print(f"kagura: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return stream_answer(prompt, config, model, quiet=args.quiet, plain=args.plain)
+
+
+def stream_answer(
+    prompt: str, config: LLMConfig, model: str, quiet: bool = False, plain: bool = False
+) -> int:
+    """Stream into the terminal view; map every ending to an exit status."""
+    from kagura_magic.terminal import make_view
+
+    view = make_view(model, plain_text=plain)
+    view.start()  # the spinner turns while litellm is imported and the request goes out
+    from kagura_magic.llm import call_llm_stream_sync
+    from kagura_magic.pump import pump
+
+    try:
+        stream = call_llm_stream_sync(prompt, config)
+        outcome = pump(stream, view)
+    except KeyboardInterrupt:  # before the stream started, or a second Ctrl-C while it stopped
+        view.settle(None, note="interrupted")
+        _say(f"⏹ interrupted ({model}, ~{view.pieces} tokens received)", _YELLOW)
+        return EXIT_INTERRUPTED
+    except AgentError as error:
+        view.settle(None, note="no answer", error=True)
+        _say(f"✖ {error}", _RED)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`kagura ... | head`): stop quietly, like cat does.
+        _silence_stdout()
+        return 0
+    if outcome.interrupted:
+        view.settle(stream.stats, note="interrupted")
+        tokens = stream.stats.completion_tokens or view.pieces
+        _say(f"⏹ interrupted ({model}, ~{tokens} tokens received)", _YELLOW)
+        return EXIT_INTERRUPTED
+    if outcome.error is not None:
+        view.settle(stream.stats, note="failed", error=True)
+        _say(f"✖ {outcome.error}", _RED)
+        return EXIT_ERROR
+    view.settle(stream.stats, quiet=quiet)
+    return 0
+
+
+_RED, _YELLOW = "31", "33"
+
+
+def _say(message: str, colour: str) -> None:
+    """The one closing message on stderr: what ended the answer, in colour where wanted."""
+    from kagura_magic.terminal import wants_color, write_all
+
+    lines = message.splitlines() or [message]
+    if wants_color(sys.stderr):
+        lines = [f"\x1b[{colour}m{lines[0]}\x1b[0m", *(f"\x1b[2m{line}\x1b[0m" for line in lines[1:])]
+    write_all(sys.stderr, "\n".join(lines) + "\n")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's exit flush can't raise again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        status = run(argv)
+    except KeyboardInterrupt:  # Ctrl-C while reading stdin or parsing: no traceback
+        sys.stderr.write("⏹ interrupted\n")
+        status = EXIT_INTERRUPTED
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

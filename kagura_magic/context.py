@@ -1,0 +1,169 @@
+"""What a prompt can refer to: ``In``, ``Out``, ``Err``, ``cell(n)``, any variable.
+
+``Err[n]`` is the traceback text of the error cell ``n`` raised, captured by
+a ``post_run_cell`` hook; ``Err[-1]`` is the latest. ``cell(n)`` is cell
+``n``'s source (``cell(-1)`` the previous one). Values rendered into a prompt
+are summarised to a bounded size: a DataFrame becomes its shape, columns and
+first rows, a long list its first items, each with a note saying it was cut,
+so ``{{ df }}`` never sends a million rows to a model.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from typing import Any
+
+MAX_CHARS = 4000
+MAX_ITEMS = 50
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+class ErrorLog:
+    """Error tracebacks of cells: ``Err[n]`` by execution count, ``Err[-1]`` the latest.
+
+    Kept by the extension itself rather than read from IPython's history,
+    because some frontends run cells with ``store_history=False`` (no
+    execution counts); negative indices work there too.
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[int | None, str, str]] = []  # (count, traceback, cell source)
+
+    def add(self, number: int | None, text: str, source: str = "") -> None:
+        self._entries.append((number, text, source))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def __getitem__(self, key: int) -> str:
+        if key < 0:
+            if -key > len(self._entries):
+                raise KeyError(f"only {len(self._entries)} error(s) recorded so far")
+            return self._entries[key][1]
+        for number, text, _source in reversed(self._entries):
+            if number == key:
+                return text
+        numbered = sorted({n for n, _, _ in self._entries if n is not None})
+        raise KeyError(f"cell {key} raised no error (cells with errors: {numbered or 'none'})")
+
+    def latest(self) -> tuple[int | None, str, str] | None:
+        """(execution count, traceback, source) of the latest failing cell."""
+        return self._entries[-1] if self._entries else None
+
+    def __repr__(self) -> str:
+        numbers = [n if n is not None else "?" for n, _, _ in self._entries]
+        return f"<Err: tracebacks of {len(self._entries)} failed cell(s) {numbers}; Err[-1] is the latest>"
+
+
+class CellLog:
+    """Sources of the cells run since the extension loaded, with their execution counts."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int | None, str]] = []
+
+    def source(self, n: int, running: bool = True) -> str:
+        """Cell ``n`` by execution count, or counting back (``-1``: the cell before this one)."""
+        finished = self.entries[:-1] if running and self.entries else self.entries
+        if n < 0:
+            if -n > len(finished):
+                raise IndexError(f"there is no cell {n}: {len(finished)} cell(s) ran before this one")
+            return finished[n][1]
+        for number, text in reversed(finished):
+            if number == n:
+                return text
+        raise IndexError(f"there is no cell {n} (run cells are numbered by their In[n] prompt)")
+
+    def number_of_latest(self) -> int | None:
+        return self.entries[-1][0] if self.entries else None
+
+
+def format_error(error: BaseException, cell_names: dict[str, int] | None = None) -> str:
+    """The traceback text, as a reader of the notebook would name things.
+
+    Cells are called ``Cell In[n]`` (IPython's own wording) instead of their
+    temporary file paths, which mean nothing to a model and change every run.
+    """
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    text = "".join(line for line in lines if "IPython/core/interactiveshell.py" not in line)
+    for filename, number in (cell_names or {}).items():
+        text = text.replace(f'File "{filename}"', f"Cell In[{number}]")
+    return strip_ansi(text).strip()
+
+
+def install(shell: Any, ignore: tuple[type[BaseException], ...] = ()) -> ErrorLog:
+    """Add ``Err`` and ``cell`` to the user namespace and start recording cells and errors.
+
+    ``ignore``: error types that are not about the user's code (a model call
+    that failed), so ``Err[-1]`` and ``%agent fix`` keep pointing at real bugs.
+    """
+    if getattr(shell, "_kagura_context", None) is not None:  # %reload_ext: keep one recorder
+        errors, cells = shell._kagura_context
+    else:
+        errors, cells = ErrorLog(), CellLog()
+        shell._kagura_context = (errors, cells)
+
+        def before(info: Any) -> None:
+            cells.entries.append((None, getattr(info, "raw_cell", "") or ""))
+
+        def after(result: Any) -> None:
+            number = result.execution_count
+            if cells.entries:
+                cells.entries[-1] = (number, cells.entries[-1][1])
+            error = result.error_in_exec or result.error_before_exec
+            if error is None or isinstance(error, ignore):
+                return
+            names = getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
+            errors.add(number, format_error(error, names), cells.entries[-1][1] if cells.entries else "")
+
+        shell.events.register("pre_run_cell", before)
+        shell.events.register("post_run_cell", after)
+    shell.user_ns["Err"] = errors
+    shell.user_ns["cell"] = cells.source
+    shell.user_ns["_kagura_cells"] = cells
+    return errors
+
+
+def summarise(value: Any, limit: int = MAX_CHARS) -> str:
+    """A prompt-sized text for ``value``, with a note when something was cut."""
+    if isinstance(value, str):
+        return _cut(value, limit)
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "head") and hasattr(value, "to_string"):
+        return _summarise_frame(value, limit)
+    if isinstance(value, list | tuple | set | frozenset | dict) and len(value) > MAX_ITEMS:
+        return _summarise_collection(value, limit)
+    return _cut(repr(value), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… [cut: showing {limit:,} of {len(text):,} characters]"
+
+
+def _summarise_frame(frame: Any, limit: int) -> str:
+    rows = frame.shape[0] if frame.shape else 0
+    head = frame.head(10).to_string()
+    columns = getattr(frame, "columns", None)
+    described = f"{type(frame).__name__} with shape {tuple(frame.shape)}"
+    if columns is not None:
+        described += f", columns {list(columns)[:MAX_ITEMS]}"
+    note = f"\n… [cut: first 10 of {rows:,} rows]" if rows > 10 else ""
+    return _cut(f"{described}\n{head}{note}", limit)
+
+
+def _summarise_collection(value: Any, limit: int) -> str:
+    items = list(value.items() if isinstance(value, dict) else value)
+    shown = items[:MAX_ITEMS]
+    body = repr(dict(shown) if isinstance(value, dict) else shown)
+    return _cut(
+        f"{body}\n… [cut: first {MAX_ITEMS} of {len(items):,} items of a {type(value).__name__}]", limit
+    )

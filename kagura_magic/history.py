@@ -1,0 +1,78 @@
+"""The conversation a notebook builds up, one exchange per cell.
+
+Keyed by the cell's id (JupyterLab and nbclient send it with each execute
+request), so re-running a cell replaces that cell's exchange instead of
+stacking a near-duplicate; order follows the latest runs. Where no cell id
+exists (terminal IPython), the prompt text stands in for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kagura_magic.llm import Message
+
+ANSWER_ROOM = 1024  # tokens kept free for the answer when max_tokens is not set
+
+
+@dataclass(frozen=True)
+class Exchange:
+    key: str
+    prompt: str
+    answer: str
+    model: str
+
+    def messages(self) -> list[Message]:
+        return [{"role": "user", "content": self.prompt}, {"role": "assistant", "content": self.answer}]
+
+
+def exchange_key(cell_id: str | None, prompt: str) -> str:
+    return cell_id or "prompt:" + hashlib.sha1(prompt.encode()).hexdigest()[:12]
+
+
+class Conversation:
+    def __init__(self) -> None:
+        self._exchanges: dict[str, Exchange] = {}
+
+    def __len__(self) -> int:
+        return len(self._exchanges)
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return list(self._exchanges.values())
+
+    def record(self, exchange: Exchange) -> None:
+        """Add an exchange; one from the same cell replaces the earlier one."""
+        self._exchanges.pop(exchange.key, None)
+        self._exchanges[exchange.key] = exchange
+
+    def reset(self) -> None:
+        self._exchanges.clear()
+
+    def plan(
+        self, key: str, budget: int, count: Callable[[list[Message]], int]
+    ) -> list[tuple[Exchange, int, bool]]:
+        """Each earlier exchange (not cell ``key``'s own) with its token cost and whether it fits.
+
+        Newest are kept first, oldest trimmed first, until ``budget`` tokens are used.
+        """
+        earlier = [e for e in self._exchanges.values() if e.key != key]
+        costs = [count(e.messages()) for e in earlier]
+        kept = [False] * len(earlier)
+        used = 0
+        for index in range(len(earlier) - 1, -1, -1):
+            if used + costs[index] > budget:
+                break
+            used += costs[index]
+            kept[index] = True
+        return list(zip(earlier, costs, kept, strict=True))
+
+    def history_for(
+        self, key: str, budget: int, count: Callable[[list[Message]], int]
+    ) -> tuple[list[Message], int]:
+        """The messages of the exchanges that fit (see ``plan``), and how many were dropped."""
+        planned = self.plan(key, budget, count)
+        messages = [m for exchange, _cost, kept in planned if kept for m in exchange.messages()]
+        return messages, sum(1 for _e, _c, kept in planned if not kept)

@@ -1,0 +1,190 @@
+"""The offline demo models, plugged into litellm as a real custom provider.
+
+Registering through ``litellm.custom_provider_map`` (rather than faking
+litellm's output ourselves) means the demo runs through litellm's own
+``CustomStreamWrapper``: the same chunk objects, usage chunk, finish reasons
+and cost accounting as a real provider. So the notebooks and the CI exercise
+the product's real streaming path, with no network and no key.
+
+Models:
+
+* ``demo/echo`` streams the last user message back verbatim.
+* ``demo/showcase``, ``demo/story``, ``demo/code`` stream canned answers.
+
+Params (passed as litellm kwargs, e.g. ``--param tokens_per_second=0``):
+
+* ``tokens_per_second`` (default 50; 0 streams as fast as possible)
+* ``fail_after`` (characters): drop the "connection" after that much text,
+  to show how errors keep the partial answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from litellm import CustomLLM, ModelResponse, Usage
+from litellm.llms.custom_llm import CustomLLMError
+from litellm.types.utils import GenericStreamingChunk
+
+from kagura_magic.providers.demo_answers import ANSWERS
+
+PROVIDER = "demo"
+DEFAULT_TOKENS_PER_SECOND = 50.0
+DEMO_MODELS: tuple[str, ...] = ("echo", *ANSWERS)
+DEMO_CONTEXT_WINDOW = 128_000
+
+# About four characters a piece, as real tokenizers cut English: leading
+# whitespace travels with the word that follows it.
+_TOKEN_PIECE = re.compile(r"\s*\S{1,4}|\s+")
+
+
+def split_into_tokens(text: str) -> list[str]:
+    """Cut ``text`` into token-sized pieces that join back to exactly ``text``."""
+    return _TOKEN_PIECE.findall(text)
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):  # OpenAI "parts" format
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def answer_for(model: str, messages: list[dict[str, Any]]) -> str:
+    """The text a demo model answers with."""
+    name = model.split("/", 1)[-1]
+    if name == "echo":
+        users = [m for m in messages if m.get("role") == "user"]
+        return _message_text(users[-1]) if users else ""
+    if name in ANSWERS:
+        return ANSWERS[name]
+    known = ", ".join(f"demo/{n}" for n in DEMO_MODELS)
+    raise CustomLLMError(status_code=404, message=f"Unknown demo model {model!r}; known: {known}.")
+
+
+def _rate(optional_params: dict[str, Any]) -> float:
+    try:
+        rate = float(optional_params.get("tokens_per_second", DEFAULT_TOKENS_PER_SECOND))
+    except (TypeError, ValueError):
+        raise CustomLLMError(status_code=400, message="tokens_per_second must be a number.") from None
+    return max(rate, 0.0)
+
+
+def _fail_after(optional_params: dict[str, Any]) -> int | None:
+    value = optional_params.get("fail_after")
+    return None if value is None else int(value)
+
+
+def _usage(messages: list[dict[str, Any]], pieces: int) -> dict[str, int]:
+    prompt = sum(len(_message_text(m)) for m in messages) // 4 + 1
+    return {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}
+
+
+def _plan(model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]):
+    """Pieces to send, with where to fail, shared by the sync and async streams."""
+    pieces = split_into_tokens(answer_for(model, messages))
+    return pieces, _rate(optional_params), _fail_after(optional_params)
+
+
+def _chunk(text: str) -> GenericStreamingChunk:
+    return {"text": text, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
+
+
+def _final_chunk(messages: list[dict[str, Any]], pieces: int) -> GenericStreamingChunk:
+    return {
+        "text": "",
+        "is_finished": True,
+        "finish_reason": "stop",
+        "usage": _usage(messages, pieces),  # type: ignore[typeddict-item]
+        "index": 0,
+    }
+
+
+def _check_failure(sent_chars: int, fail_after: int | None) -> None:
+    if fail_after is not None and sent_chars >= fail_after:
+        raise ConnectionResetError("connection reset by peer (demo fail_after)")
+
+
+class DemoLLM(CustomLLM):
+    """litellm handler for ``demo/*``: deterministic answers at a set pace."""
+
+    def streaming(
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> Iterator[GenericStreamingChunk]:
+        pieces, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
+        start, sent = time.monotonic(), 0
+        for index, piece in enumerate(pieces):
+            if rate:
+                # Sleep to a schedule, not a fixed gap, so the rate holds even
+                # when the consumer is slow for a moment.
+                delay = start + index / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            _check_failure(sent, fail_after)
+            sent += len(piece)
+            yield _chunk(piece)
+        yield _final_chunk(messages, len(pieces))
+
+    async def astreaming(
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        pieces, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
+        start, sent = time.monotonic(), 0
+        for index, piece in enumerate(pieces):
+            if rate:
+                delay = start + index / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            _check_failure(sent, fail_after)
+            sent += len(piece)
+            yield _chunk(piece)
+        yield _final_chunk(messages, len(pieces))
+
+    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
+        text = answer_for(model, messages)
+        usage = _usage(messages, len(split_into_tokens(text)))
+        return ModelResponse(
+            model=model,
+            choices=[
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            usage=Usage(**usage),
+        )
+
+    async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self.completion(model, messages, *args, **kwargs)
+
+
+def register(litellm: Any) -> None:
+    """Make ``demo/*`` callable through litellm (idempotent)."""
+    if any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
+        return
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": PROVIDER, "custom_handler": DemoLLM()},
+    ]
+    zero_cost = {
+        "max_tokens": 8192,
+        "max_input_tokens": DEMO_CONTEXT_WINDOW,
+        "max_output_tokens": 8192,
+        "input_cost_per_token": 0.0,
+        "output_cost_per_token": 0.0,
+        "cache_creation_input_token_cost": 0.0,
+        "cache_read_input_token_cost": 0.0,
+        "litellm_provider": PROVIDER,
+        "mode": "chat",
+    }
+    litellm.register_model({f"{PROVIDER}/{name}": dict(zero_cost) for name in DEMO_MODELS})
+    # litellm adds custom providers to its provider list lazily, on the first
+    # call; do it now so model lookups (get_llm_provider) know "demo" already.
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()

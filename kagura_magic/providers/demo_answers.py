@@ -1,0 +1,179 @@
+"""Canned answers of the offline ``demo/*`` models.
+
+They are written like real model answers (a short intro, headings, a table,
+code, math, links) so that the demo, the notebooks and the benchmarks exercise
+what real answers contain, not a toy.
+"""
+
+from __future__ import annotations
+
+SHOWCASE = r"""Here is a quick tour of what a streamed answer can look like.
+
+## Monthly sales at a glance
+
+The table below summarises **three regions** over the first quarter. Figures
+are in *thousands of euros*, and ~~estimates~~ final numbers are marked.
+
+| Region | January | February | March | Status |
+| :----- | ------: | -------: | ----: | :----: |
+| North  |   120.5 |    131.0 | 142.8 | final  |
+| South  |    98.2 |    101.7 | 115.3 | final  |
+| West   |    77.9 |     80.4 |  92.1 | draft  |
+
+Growth from January to March is $g = \frac{x_{3} - x_{1}}{x_{1}}$, so North grew
+by about 18.5%. Over $n$ months the average monthly rate is
+
+$$
+\bar{r} = \left(\frac{x_n}{x_1}\right)^{\frac{1}{n-1}} - 1
+$$
+
+## Reproducing it with pandas
+
+```python
+import pandas as pd
+
+sales = pd.DataFrame(
+    {"region": ["North", "South", "West"],
+     "jan": [120.5, 98.2, 77.9],
+     "mar": [142.8, 115.3, 92.1]}
+)
+sales["growth"] = (sales["mar"] - sales["jan"]) / sales["jan"]
+print(sales.sort_values("growth", ascending=False))
+```
+
+## What to look at next
+
+1. Check whether the **West** draft numbers are complete.
+2. Compare with last year:
+   - same months, same regions
+   - adjust for the `price_index` column
+3. Share the notebook with the team.
+
+- [x] Load the data
+- [ ] Validate the draft region
+
+> Tip: prices of $5 and $10 in a sentence stay plain text, not math.
+
+Further reading: the [pandas user guide](https://pandas.pydata.org/docs/user_guide/)
+and <https://jupyter.org>.
+"""
+
+STORY = """# The Lighthouse Keeper's Notebook
+
+On the last island before the open sea there was a lighthouse, and in the
+lighthouse there lived a keeper named **Ines**, who kept two things with equal
+care: the great lamp, and a notebook in which she wrote down every ship that
+passed.
+
+## The first winter
+
+The first winter was the hardest. Storms came in from the west *one after
+another*, and for eleven days no supply boat could reach the island. Ines
+rationed her oil, her tea and her patience, in that order. In the notebook she
+wrote short lines:
+
+- *Day 3.* Wind from the west, force nine. No ships.
+- *Day 6.* A trawler, far out, running for harbour. Lamp steady.
+- *Day 11.* The supply boat at last. Oranges!
+
+She learned that the lamp needed less attention than she had feared and the
+notebook more. A lamp only has to shine; a record has to be *true*.
+
+## The visitor
+
+In spring a student arrived with a crate of instruments and a plan to measure
+the tides. He was polite, a little lost, and entirely convinced that the sea
+could be described by an equation. Ines showed him her notebook.
+
+"Ten years of ships," she said. "Every one of them, with the hour and the
+weather."
+
+He read for a long time. Then he asked whether he could copy it, and she said
+no, but he could read it every evening if he helped with the oil. So the
+student carried oil up one hundred and twelve steps each night, and each night
+he read, and slowly he stopped talking about equations and started talking
+about *patterns*.
+
+> The sea is not random, he said one evening. It is only patient.
+
+## What the numbers said
+
+By the end of the summer the student had a table, and he was very proud of it:
+
+| Season | Ships per week | Storm days | Lamp failures |
+| ------ | -------------: | ---------: | ------------: |
+| Winter |              4 |         19 |             2 |
+| Spring |             11 |          6 |             0 |
+| Summer |             17 |          2 |             0 |
+| Autumn |              9 |         12 |             1 |
+
+"You see," he said, "ships follow the weather, and the lamp fails only when
+the storms are worst. That is when it matters most."
+
+Ines, who had known this for ten years, nodded as if it were news. It was
+news, in a way. Written down in rows and columns it looked less like a life
+and more like a *law*, and she found she did not mind.
+
+## The last entry
+
+The student left in autumn with his instruments and his table. Years later a
+letter arrived with a printed paper inside. On the first page, under the
+title, there was a line of thanks to "the keeper of the northern light, whose
+records made this work possible."
+
+That evening Ines opened the notebook, found the next empty line, and wrote:
+
+1. *Wind from the south, light.*
+2. *One letter, from a friend.*
+3. *Lamp steady.*
+
+Then she climbed the one hundred and twelve steps, checked the lamp, and
+watched the ships go by.
+"""
+
+CODE = '''Here is a small, tested utility for reading large CSV files in chunks.
+
+```python
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+
+def iter_chunks(path: Path, size: int = 50_000) -> Iterator[pd.DataFrame]:
+    """Yield the file in frames of at most `size` rows, so memory stays flat."""
+    with pd.read_csv(path, chunksize=size) as reader:
+        yield from reader
+
+
+def total_by(path: Path, key: str, value: str) -> pd.Series:
+    parts = [chunk.groupby(key)[value].sum() for chunk in iter_chunks(path)]
+    return pd.concat(parts).groupby(level=0).sum()
+```
+
+And a test for it:
+
+```python
+def test_total_by(tmp_path):
+    csv = tmp_path / "sales.csv"
+    csv.write_text("region,amount\\nnorth,1\\nsouth,2\\nnorth,3\\n")
+    assert total_by(csv, "region", "amount").to_dict() == {"north": 4, "south": 2}
+```
+
+Run it with:
+
+```bash
+python -m pytest -q
+```
+
+The chunked read keeps memory use at about `size × columns` values, whatever
+the file size.
+'''
+
+ANSWERS: dict[str, str] = {
+    "showcase": SHOWCASE,
+    "story": STORY,
+    "code": CODE,
+}

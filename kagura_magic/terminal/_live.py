@@ -1,0 +1,389 @@
+"""Live Markdown on a terminal: finished rows printed once, a small region redrawn below them.
+
+The picture is one list of rows (``_render``): the committed blocks, then the
+open tail. Rows above the *live region* are in the scrollback for good; the
+live region is the last few rows, the only ones we ever rewrite. Redrawing is
+ours, not ``rich.Live``'s: we remember the rows we drew, move the cursor up to
+the first row that differs, clear to the end of the screen and write the rest.
+A growing paragraph therefore costs one row per frame, not the whole tail.
+
+The region must never be taller than the screen: the cursor cannot move up
+into the scrollback, so rows drawn above the top would stay behind as
+duplicates. When the open tail renders taller than ``limit`` rows, its top
+rows are printed for good ("frozen"). Which rows are safe to freeze?
+
+* A *sound cut* is a source line in the open block above which the rendering
+  can no longer change: in a fenced code block, every complete code line (our
+  code blocks have no bottom padding, and a code line wraps on its own); in a
+  list, every item before the last (our numerals do not depend on the item
+  count). We render the source up to the cut as a block of its own, check
+  that its rows are the first rows of the tail, and print them. The frozen
+  part is remembered as *source*, so after a resize we know how many rows it
+  takes at the new width, and the rest of the block is drawn at that width.
+* Anything else (a table taller than the screen, one huge paragraph) has no
+  sound cut; the oldest rows are printed anyway, as they are, so that the
+  region still fits. That is the one case where the final picture can differ
+  from the answer printed at once.
+
+A frame happens at most every ``FRAME_INTERVAL`` seconds (``due_in`` tells the
+pump when), except the first, which is drawn as soon as the first token comes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from kagura_magic.markdown import MarkdownStream
+
+from ._output import write_all
+from ._plain import Spinner, status_line, wants_color
+from ._render import PARSER, Renderer, line_offsets, plain
+
+__all__ = ["FRAME_INTERVAL", "LiveMarkdownView", "LiveRegion"]
+
+FRAME_INTERVAL = 0.05
+"""Seconds between redraws: 20 a second is smooth to read and cheap to write."""
+
+SCREEN_MARGIN = 4
+"""Rows of the screen the live region leaves free (the cursor's row, the status line, slack)."""
+
+_BEGIN_SYNC, _END_SYNC = "\x1b[?2026h", "\x1b[?2026l"  # synchronized output; ignored where unknown
+
+
+def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+class LiveRegion:
+    """The rows below the last permanent row, and the bytes to rewrite them."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.rows: list[str] = []
+        self.bytes_written = 0
+
+    def update(self, printed: Sequence[str], live: Sequence[str], redraw: bool = False) -> None:
+        """Make the screen show ``printed`` (for good) and then ``live`` (to be redrawn later).
+
+        Rows the terminal already shows are kept: the cursor goes up only to
+        the first row that changed (``redraw`` forces the whole region, after
+        a resize). The cursor always rests at the start of the row below.
+        """
+        new = [*printed, *live]
+        start = 0 if redraw else _common_prefix(self.rows, new)
+        up = len(self.rows) - start
+        parts = []
+        if up > 0:
+            parts.append(f"{_BEGIN_SYNC}\r\x1b[{up}A\x1b[J")
+        parts.extend(row + "\n" for row in new[start:])
+        if up > 0:
+            parts.append(_END_SYNC)
+        self.rows = list(live)
+        self._write("".join(parts))
+
+    def release(self) -> None:
+        """Leave the live rows on screen for good (an interrupted or failed answer keeps them)."""
+        self.rows = []
+
+    def _write(self, data: str) -> None:
+        if not data:
+            return
+        write_all(self.out, data)
+        self.bytes_written += len(data.encode("utf-8", "replace"))
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A prefix of a tail whose rows are final: ``source``, rendered with ``closer`` appended.
+
+    ``reopen`` is the opening line of the fenced code block the cut is in ("" for
+    a list): with it, the rest of the block can be rendered on its own.
+    """
+
+    source: str
+    closer: str = ""
+    reopen: str = ""
+
+
+@dataclass
+class _Frozen:
+    """Rows at the top of the open tail already printed for good.
+
+    Once ``started`` (some row printed), the printed rows are the tail's
+    blank separator row (when blocks were printed above it), the rows of
+    ``cut`` (a sound cut, final), then ``extra`` rows printed without such a
+    guarantee (no sound cut reached far enough).
+    """
+
+    cut: _Cut = _Cut("")
+    extra: int = 0
+    started: bool = False
+
+
+def _sound_cut(tail: str) -> _Cut | None:
+    """The longest prefix of ``tail`` whose rendering is final, or ``None``.
+
+    Only the last top-level block is cut: a fenced code block before its last
+    code line, a list before its last item.
+    """
+    tokens = PARSER.parse(tail)
+    tops = [t for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
+    if not tops:
+        return None
+    last = max(tops, key=lambda t: t.map[0] if t.map else -1)
+    assert last.map is not None
+    offsets = line_offsets(tail)
+    if last.type == "fence":
+        lines = tail.split("\n")
+        first_code, end = last.map[0] + 1, min(last.map[1], len(lines))
+        last_code = end - 1
+        if last_code > first_code and lines[last_code].strip().startswith(last.markup):
+            last_code -= 1  # the (healed) closing fence line
+        if last_code <= first_code:
+            return None
+        return _Cut(tail[: offsets[last_code]], last.markup + "\n", lines[last.map[0]] + "\n")
+    if last.type in ("bullet_list_open", "ordered_list_open"):
+        items = [t.map[0] for t in tokens if t.type == "list_item_open" and t.level == 1 and t.map]
+        if len(items) < 2:
+            return None
+        return _Cut(tail[: offsets[items[-1]]])
+    return None
+
+
+def _normalise(text: str) -> str:
+    """Line endings as ``MarkdownStream`` sees them, so offsets into its source line up."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+
+
+def _terminal_size(out: TextIO) -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(out.fileno())
+    except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is both of the last two
+        size = shutil.get_terminal_size()
+    return size.columns, size.lines
+
+
+class LiveMarkdownView:
+    """The answer as live Markdown on a terminal; the pump drives it (see ``kagura_magic.pump``).
+
+    ``size`` returns ``(columns, rows)``; it is read on every frame, so a
+    resize (SIGWINCH) takes effect at the next frame without a signal handler
+    (which would run between any two bytecodes of a frame being written).
+    ``clock`` is injectable so benchmarks can replay a stream at a given pace.
+    """
+
+    def __init__(
+        self,
+        label: str = "",
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        *,
+        size: Callable[[], tuple[int, int]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        color: bool | None = None,
+        color_system: str | None = "auto",
+        spinner: bool = True,
+    ) -> None:
+        self.label = label
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.markdown = MarkdownStream()
+        self.region = LiveRegion(self.out)
+        self._size = size or (lambda: _terminal_size(self.out))
+        self._clock = clock
+        self._color = wants_color(self.out) if color is None else color
+        self._color_system = color_system
+        self._spinner = Spinner(f"Thinking… {label}".rstrip(), self.err) if spinner else None
+        self._renderer: Renderer | None = None
+        self._limit = 20
+        self._printed = 0  # characters of committed source already printed
+        self._has_rows = False  # committed rows printed: the tail starts after a blank row
+        self._frozen = _Frozen()
+        self._head_cache: tuple[tuple[int, _Cut], int] = ((0, _Cut("")), 0)
+        self._dirty = False
+        self._last_frame = -math.inf
+        self.pieces = 0
+        self.frames = 0
+
+    # -- the pump's interface ----------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return self.markdown.text
+
+    def start(self) -> None:
+        if self._spinner is not None:
+            self._spinner.start()
+
+    def feed(self, piece: str, stats: Any = None) -> None:
+        if not piece:
+            return
+        if self._spinner is not None:
+            self._spinner.stop()
+        self.markdown.feed(piece)
+        self.pieces += 1
+        self._dirty = True
+
+    def due_in(self) -> float | None:
+        """Seconds until the next frame is due; ``None`` when nothing waits to be shown."""
+        if not self._dirty:
+            return None
+        return max(0.0, self._last_frame + FRAME_INTERVAL - self._clock())
+
+    def flush(self, stats: Any = None) -> None:
+        if self._dirty:
+            self._frame(final=False)
+
+    def settle(
+        self,
+        stats: Any = None,
+        note: str | None = None,
+        error: bool = False,
+        *,
+        quiet: bool = False,
+        **_: Any,
+    ) -> None:
+        """End the answer. Complete: the final rendering of the tail, then the status line.
+
+        Interrupted or failed (``note`` set): the rows on screen stay as they
+        are; the caller says what happened, in its own words, once.
+        """
+        if self._spinner is not None:
+            self._spinner.stop()
+        if note is None and self.text:
+            self._frame(final=True)
+            summary = getattr(stats, "summary", None)
+            if summary is not None and not quiet:
+                write_all(self.err, status_line(summary(), wants_color(self.err) and self._color) + "\n")
+            return
+        if self._dirty:
+            self._frame(final=False)
+        self.region.release()
+
+    # -- frames ------------------------------------------------------------------------
+
+    def _frame(self, final: bool) -> None:
+        self._dirty = False
+        self._last_frame = self._clock()
+        self.frames += 1
+        renderer, resized = self._renderer_for_size()
+        committed = self.markdown.committed_source
+        printed = self._commit(committed[self._printed :], renderer)
+        if final:
+            printed += self._commit(_normalise(self.text)[len(committed) :], renderer)
+            self.region.update(printed, [], redraw=resized)
+            return
+        frozen, live = self._tail(renderer)
+        self.region.update(printed + frozen, live, redraw=resized)
+
+    def _renderer_for_size(self) -> tuple[Renderer, bool]:
+        """The renderer for the terminal's current width; ``True`` when it changed (a resize)."""
+        columns, rows = self._size()
+        self._limit = max(3, rows - SCREEN_MARGIN)
+        width = max(columns - 1, 10)
+        if self._renderer is not None and self._renderer.width == width:
+            return self._renderer, False
+        resized = self._renderer is not None
+        self._renderer = Renderer(width, color=self._color, color_system=self._color_system)
+        return self._renderer, resized
+
+    def _skip(self, renderer: Renderer) -> int:
+        """How many rows of the tail's view (its blank separator row, then its rows) are printed."""
+        frozen = self._frozen
+        return self._base(renderer, frozen.cut) + frozen.extra if frozen.started else 0
+
+    def _base(self, renderer: Renderer, cut: _Cut) -> int:
+        """Rows of the tail's view down to the end of ``cut`` (one render per cut and width)."""
+        key = (renderer.width, cut)
+        if self._head_cache[0] != key:
+            head = renderer.rows(cut.source + cut.closer) if cut.source else []
+            self._head_cache = (key, len(head))
+        return (1 if self._has_rows else 0) + self._head_cache[1]
+
+    def _commit(self, source: str, renderer: Renderer) -> list[str]:
+        """Rows of newly finished blocks that are not on screen for good yet."""
+        if not source:
+            return []
+        rows = renderer.rows(source)
+        view = [""] if self._has_rows and rows else []
+        view += rows
+        skip = self._skip(renderer)
+        self._printed += len(source)
+        carried = skip - len(view)
+        self._has_rows = self._has_rows or bool(rows)
+        cut = self._frozen.cut
+        if carried <= 0:
+            self._frozen = _Frozen()
+            return view[skip:]
+        # Frozen rows reach past these blocks (the tail held several): carry the rest over.
+        rest = cut.source[len(source) :]
+        frozen = _Frozen(_Cut(rest, cut.closer, cut.reopen) if rest else _Cut(""), started=True)
+        frozen.extra = max(0, carried - self._base(renderer, frozen.cut))
+        self._frozen = frozen
+        return []
+
+    def _tail(self, renderer: Renderer) -> tuple[list[str], list[str]]:
+        """Rows of the open tail to print for good now, and the rows to keep live.
+
+        Inside a long code block only the code after the frozen rows is
+        rendered (the *window*), so a frame costs the live rows, not the block.
+        """
+        tail = self.markdown.healed_tail()
+        cut = self._frozen.cut
+        if cut.reopen and tail.startswith(cut.source):
+            source, start = cut.reopen + tail[len(cut.source) :], self._base(renderer, cut)
+            window = renderer.rows(source)
+        else:
+            source, start = tail, 0
+            rows = renderer.rows(tail)
+            window = [""] if self._has_rows and rows else []
+            window += rows
+        skip = self._skip(renderer) - start
+        if len(window) - skip <= self._limit:
+            return [], window[skip:]
+        newly = self._freeze_sound(source, window, start, skip, renderer)
+        skip += len(newly)
+        overflow = len(window) - skip - self._limit
+        if overflow > 0:  # no sound cut reaches far enough: keep the region on the screen anyway
+            newly += window[skip : skip + overflow]
+            skip += overflow
+            self._frozen.started = True
+            self._frozen.extra = start + skip - self._base(renderer, self._frozen.cut)
+        return newly, window[skip:]
+
+    def _freeze_sound(
+        self, source: str, window: list[str], start: int, skip: int, renderer: Renderer
+    ) -> list[str]:
+        """Freeze the window's rows above a sound cut in ``source``, if below what is printed.
+
+        ``window`` is the rows of ``source``; it begins ``start`` rows into the
+        tail's view. Returns the rows newly printed.
+        """
+        cut = _sound_cut(source)
+        if cut is None:
+            return []
+        head = renderer.rows(cut.source + cut.closer)
+        first = 1 if start == 0 and self._has_rows else 0  # the separator row
+        end = first + len(head)
+        if end <= skip or end >= len(window):
+            return []
+        if [plain(row) for row in window[first:end]] != [plain(row) for row in head]:
+            return []  # the rendering disagrees with the cut's premise: do not trust it
+        old = self._frozen.cut
+        if start:  # the window is the rest of a code block: extend the old cut
+            cut = _Cut(old.source + cut.source[len(old.reopen) :], cut.closer, old.reopen)
+        self._frozen = _Frozen(cut, started=True)
+        self._head_cache = ((renderer.width, cut), start + end - (1 if self._has_rows else 0))
+        return window[skip:end]
