@@ -354,13 +354,36 @@ def test_long_code_block_and_list_are_frozen_at_sound_cuts_only() -> None:
     assert result.picture.rows == reference(text, (80, 24)).rows
 
 
-def test_a_table_taller_than_the_screen_still_fits_the_region() -> None:
-    """No sound cut in a table: its oldest rows are printed as they are, the region stays small."""
-    table = TABLE.split("\n")[0] + "\n" + TABLE.split("\n")[1] + "\n"
-    table += "\n".join(f"| r{i} | {i} | {i} | {i} | ok |" for i in range(40)) + "\n"
-    result = stream(table, (80, 24), 600)
+def _tall_table(rows: int = 40) -> str:
+    """A table whose later rows are wider: its column widths change while it streams."""
+    head = TABLE.split("\n")[0] + "\n" + TABLE.split("\n")[1] + "\n"
+    body = [f"| r{i} | {i} | {i * 10 ** (i // 8)} | {'x' * (i // 4)} | ok |" for i in range(rows)]
+    return head + "\n".join(body) + "\n"
+
+
+def test_a_table_taller_than_the_screen_fits_the_region_and_is_printed_whole() -> None:
+    """No sound cut in a table: its last rows are live, then the finished table is printed once."""
+    text = "Intro paragraph.\n\n" + _tall_table() + "\nAfter the table.\n"
+    result = stream(text, (80, 24), 600)
     assert max(result.region_heights) <= 24 - SCREEN_MARGIN
-    assert [line for line in result.picture.lines if "r39" in line]
+    assert result.picture.rows == reference(text, (80, 24)).rows
+
+
+def test_interrupted_inside_a_tall_table_keeps_all_of_it() -> None:
+    """The table's first rows were out of sight, not lost: stopping there prints all of it."""
+    text = "Intro paragraph.\n\n" + _tall_table()
+    cut = text.index("| r30 |")
+    terminal = Terminal(80, 24)
+    view = LiveMarkdownView("m", out=EmulatorOut(terminal), size=lambda: (80, 24), clock=Clock(),
+                            color_system=SYSTEM, spinner=False)  # fmt: skip
+    for start in range(0, cut, 4):
+        view.feed(text[start : min(start + 4, cut)])
+        view.flush()
+    assert len(view.region.rows) <= 24 - SCREEN_MARGIN
+    view.settle(None, note="interrupted")
+    lines = terminal.picture().lines
+    assert [line for line in lines if "r0 " in line] and [line for line in lines if "r29 " in line]
+    assert content(lines) == content([plain(row) for row in reference_rows(text[:cut], 80)])
 
 
 def test_bytes_are_few_and_frames_at_most_twenty_a_second() -> None:

@@ -21,9 +21,10 @@ rows are printed for good ("frozen"). Which rows are safe to freeze?
   part is remembered as *source*, so after a resize we know how many rows it
   takes at the new width, and the rest of the block is drawn at that width.
 * Anything else (a table taller than the screen, one huge paragraph) has no
-  sound cut; the oldest rows are printed anyway, as they are, so that the
-  region still fits. That is the one case where the final picture can differ
-  from the answer printed at once.
+  sound cut: a table's column widths depend on rows still to come. The region
+  then shows only the block's last rows, and the whole block is printed once
+  it is finished (or, if the answer stops inside it, as it stands then). The
+  top of such a block is out of sight for a while, never wrong or doubled.
 
 A frame happens at most every ``FRAME_INTERVAL`` seconds (``due_in`` tells the
 pump when), except the first, which is drawn as soon as the first token comes.
@@ -123,8 +124,9 @@ class _Frozen:
 
     Once ``started`` (some row printed), the printed rows are the tail's
     blank separator row (when blocks were printed above it), the rows of
-    ``cut`` (a sound cut, final), then ``extra`` rows printed without such a
-    guarantee (no sound cut reached far enough).
+    ``cut`` (a sound cut, final), then ``extra`` rows: when blocks before the
+    cut finish, the rest of the cut is carried over, and ``extra`` counts any
+    printed rows its own rendering does not account for.
     """
 
     cut: _Cut = _Cut("")
@@ -268,13 +270,13 @@ class LiveMarkdownView:
             if summary is not None and not quiet:
                 write_all(self.err, status_line(summary(), wants_color(self.err) and self._color) + "\n")
             return
-        if self._dirty:
-            self._frame(final=False)
+        if self.text:
+            self._frame(final=False, whole=True)  # all of the open block, not only its last rows
         self.region.release()
 
     # -- frames ------------------------------------------------------------------------
 
-    def _frame(self, final: bool) -> None:
+    def _frame(self, final: bool, whole: bool = False) -> None:
         self._dirty = False
         self._last_frame = self._clock()
         self.frames += 1
@@ -285,7 +287,7 @@ class LiveMarkdownView:
             printed += self._commit(_normalise(self.text)[len(committed) :], renderer)
             self.region.update(printed, [], redraw=resized)
             return
-        frozen, live = self._tail(renderer)
+        frozen, live = self._tail(renderer, whole)
         self.region.update(printed + frozen, live, redraw=resized)
 
     def _renderer_for_size(self) -> tuple[Renderer, bool]:
@@ -334,11 +336,12 @@ class LiveMarkdownView:
         self._frozen = frozen
         return []
 
-    def _tail(self, renderer: Renderer) -> tuple[list[str], list[str]]:
+    def _tail(self, renderer: Renderer, whole: bool = False) -> tuple[list[str], list[str]]:
         """Rows of the open tail to print for good now, and the rows to keep live.
 
         Inside a long code block only the code after the frozen rows is
         rendered (the *window*), so a frame costs the live rows, not the block.
+        ``whole`` keeps every row of the tail (the answer stops here).
         """
         tail = self.markdown.healed_tail()
         cut = self._frozen.cut
@@ -351,17 +354,13 @@ class LiveMarkdownView:
             window = [""] if self._has_rows and rows else []
             window += rows
         skip = self._skip(renderer) - start
-        if len(window) - skip <= self._limit:
+        if whole or len(window) - skip <= self._limit:
             return [], window[skip:]
         newly = self._freeze_sound(source, window, start, skip, renderer)
-        skip += len(newly)
-        overflow = len(window) - skip - self._limit
-        if overflow > 0:  # no sound cut reaches far enough: keep the region on the screen anyway
-            newly += window[skip : skip + overflow]
-            skip += overflow
-            self._frozen.started = True
-            self._frozen.extra = start + skip - self._base(renderer, self._frozen.cut)
-        return newly, window[skip:]
+        live = window[skip + len(newly) :]
+        if whole:
+            return newly, live
+        return newly, live[-self._limit :]  # no sound cut reaches far enough: show the last rows
 
     def _freeze_sound(
         self, source: str, window: list[str], start: int, skip: int, renderer: Renderer
