@@ -8,17 +8,17 @@ parses it; ``html`` renders it through an allow-list sanitizer (ammonia, via
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
+
+from markdown_it import MarkdownIt
 
 from kagura_magic.errors import AgentError
 
 FORMATS = ("markdown", "text", "code", "json", "html")
 
-_FENCE = re.compile(
-    r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
-)
 _PYTHON_LANGS = {"", "python", "py", "python3", "ipython", "ipython3"}
 
 
@@ -27,10 +27,22 @@ class FormatError(AgentError):
 
 
 def code_blocks(markdown: str) -> list[tuple[str, str]]:
-    """Every fenced block as (language, code), in order."""
+    """Every fenced block as (language, code), in order.
+
+    Parsed, not matched with a pattern: models often put code inside a list
+    item ("1. Install it:" then an indented fence), and only a Markdown parser
+    knows where such a block ends and how much indentation is not code.
+    """
     return [
-        (m["info"].strip().split(" ")[0].lower(), m["body"].rstrip("\n")) for m in _FENCE.finditer(markdown)
+        ((token.info.strip().split() or [""])[0].lower(), token.content.rstrip("\n"))
+        for token in _fence_parser().parse(markdown)
+        if token.type == "fence"
     ]
+
+
+@functools.cache
+def _fence_parser() -> MarkdownIt:
+    return MarkdownIt("commonmark")
 
 
 def code_for_next_cell(markdown: str) -> str | None:
