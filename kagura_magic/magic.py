@@ -527,7 +527,11 @@ def load_ipython_extension(ipython: Any) -> None:
     if magics.warm_up:
         import threading
 
-        threading.Thread(target=_warm_up, name="kagura-warmup", daemon=True).start()
+        # Not a daemon: a daemon thread frozen mid-import at interpreter exit keeps that
+        # module's import lock forever, and litellm's finalizers import on their way out,
+        # so `ipython -c` or a short script would hang at exit. Exit waits for it instead
+        # (a second or two, only when the session is that short).
+        threading.Thread(target=_warm_up, name="kagura-warmup", daemon=False).start()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

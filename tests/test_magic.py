@@ -349,6 +349,28 @@ def test_terminal_ipython_streams_plain_text() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_background_warm_up_never_blocks_interpreter_exit() -> None:
+    """The warm-up imports for a few seconds after ``%load_ext``; exit must wait for it.
+
+    A daemon thread frozen mid-import at interpreter exit keeps that module's
+    import lock, and litellm's finalizers import while the interpreter shuts
+    down: ``ipython -c`` with a short ``%%agent`` cell hung at exit about half
+    the time on a loaded machine. So the thread is not a daemon.
+    """
+    code = (
+        "get_ipython().run_line_magic('load_ext', 'kagura_magic'); import threading; "
+        "print([(t.name, t.daemon) for t in threading.enumerate() if t.name.startswith('kagura')])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[('kagura-warmup', False)]" in result.stdout
+
+
 def test_html_view_for_frontends_without_widgets(kernel: Kernel) -> None:
     kernel.execute("%config AgentMagics.view = 'html'")
     try:
