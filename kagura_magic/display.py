@@ -58,9 +58,6 @@ _VIEW_CSS = """
    .jp-RenderedHTMLCommon pre", which beat ".kagura-md pre"; ":not(#kagura-boost)"
    adds an id's weight so the live widgets and the settled HTML look the same. */
 .kagura-md:not(#kagura-boost) { font-size: var(--jp-content-font-size1, 14px); line-height: 1.55; }
-.kagura-md:not(#kagura-boost) .widget-htmlmath, .kagura-md:not(#kagura-boost) .widget-htmlmath-content,
-.kagura-md:not(#kagura-boost) .widget-vbox { width: 100%; align-self: stretch; font-size: inherit;
-  line-height: inherit; }
 .kagura-md:not(#kagura-boost) h1 { font-size: 1.6em; font-weight: 600; }
 .kagura-md:not(#kagura-boost) h2 { font-size: 1.35em; font-weight: 600; }
 .kagura-md:not(#kagura-boost) h3 { font-size: 1.15em; font-weight: 600; }
@@ -72,11 +69,42 @@ _VIEW_CSS = """
 .kagura-md:not(#kagura-boost) table { font-size: 0.93em; }
 .kagura-md:not(#kagura-boost) td, .kagura-md:not(#kagura-boost) th { line-height: 1.45; }
 .kagura-md:not(#kagura-boost) ul, .kagura-md:not(#kagura-boost) ol { padding-left: 2em; }
-.kagura-md .widget-html-content, .kagura-md .widget-html { line-height: 1.6; height: auto; }
 .kagura-status { font-size: var(--jp-ui-font-size0, 11px); }
 .kagura-line { white-space: pre-wrap; font-family: var(--jp-code-font-family, monospace);
   font-size: var(--jp-code-font-size, 13px); line-height: 1.45; }
 """
+
+_LIVE_CSS = """
+/* Live, the answer is boxes of HTMLMath widgets, settled one <div>: as plain blocks,
+   not ipywidgets' flex boxes (2px margins, overflow: auto), the widgets let block
+   margins collapse as in the settled HTML; font-size: inherit for the status line's
+   relative size (--jp-ui-font-size0 is 0.83333em). */
+.kagura-md:not(#kagura-boost).widget-vbox { display: block; margin: 0; overflow: visible; }
+.kagura-md:not(#kagura-boost) .widget-vbox, .kagura-md:not(#kagura-boost) .widget-htmlmath,
+.kagura-md:not(#kagura-boost) .widget-htmlmath-content, .kagura-md:not(#kagura-boost) .widget-html {
+  display: block; width: auto; margin: 0; padding: 0; overflow: visible; font-size: inherit; }
+.kagura-md:not(#kagura-boost) .widget-vbox, .kagura-md:not(#kagura-boost) .widget-htmlmath,
+.kagura-md:not(#kagura-boost) .widget-htmlmath-content { line-height: inherit; }
+/* Settled ".kagura-md > :first-child", live (unboosted too: a boosted pre margin wins). */
+.kagura-md > .widget-vbox > .widget-htmlmath:first-child > .widget-htmlmath-content > :first-child {
+  margin-top: 0; }
+/* Live, what JupyterLab's and Notebook 7's .jp-RenderedHTMLCommon gives the settled
+   HTML (and not the widgets) that our rules leave standing. */
+.jp-OutputArea-output .kagura-md:not(#kagura-boost).widget-vbox { padding-right: 20px; }
+.jp-OutputArea-output .kagura-md > .widget-vbox > .widget-htmlmath:first-child > .widget-htmlmath-content
+  > :is(h1, h2, h3, h4, h5, h6):first-child { margin-top: calc(0.5 * var(--jp-content-heading-margin-top)); }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content :is(ul, ol) :is(ul, ol) { margin-bottom: 0; }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content :is(h4, h5, h6) {
+  font-weight: var(--jp-content-heading-font-weight); }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content h4 { font-size: var(--jp-content-font-size2); }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content h5 { font-size: var(--jp-content-font-size1); }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content h6 { font-size: var(--jp-content-font-size0); }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content hr { margin-top: 1em; margin-bottom: 1em; }
+.jp-OutputArea-output .kagura-md .widget-htmlmath-content img { max-width: 100%; height: auto; }
+.jp-OutputArea-output .kagura-md.widget-vbox > :last-child .kagura-status { margin-bottom: 0.5em; }
+.kagura-md .widget-html-content, .kagura-md .widget-html { line-height: 1.6; height: auto; }
+"""
+"""Rules for the live widget tree only: a settled answer is one <div> and does not carry them."""
 
 
 # MathJax (JupyterLab's typesetter) skips everything inside except what the
@@ -85,8 +113,8 @@ _CONTAINER_CLASSES = "kagura-md tex2jax_ignore mathjax_ignore"
 
 
 def stylesheet() -> str:
-    """Everything a live answer may need: Markdown, code colours, spinner, status."""
-    return STYLESHEET + _SPINNER_CSS + _VIEW_CSS
+    """Everything a live answer may need: Markdown, code colours, spinner, status, widget layout."""
+    return STYLESHEET + _SPINNER_CSS + _VIEW_CSS + _LIVE_CSS
 
 
 def settled_stylesheet(rendered: str) -> str:

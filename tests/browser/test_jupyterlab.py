@@ -463,3 +463,140 @@ def test_interrupt_button_keeps_partial_answer(lab: LabPage, screenshots: Path) 
     assert "next cell ran" in lab.output_area(2).inner_text()
     assert not lab.page_errors, lab.page_errors
     print(f"stopped {stopped_in:.2f} s after the click, partial answer {len(partial)}/{len(full)} characters")
+
+
+# ----------------------------------------------------------------------------------
+# 7. The live view lays out like the settled output (no jump when the answer settles)
+
+# Boxes of the answer's top-level blocks, the status line and the output area,
+# relative to the output area's top-left; keys are kind + rank ("p3", "pre1",
+# "math1"). ``tail`` null: the settled answer. Otherwise the live view, once its
+# open tail starts with ``tail`` (every earlier block frozen) and display math
+# is typeset; null before that.
+JS_BLOCK_BOXES = r"""
+([i, tail]) => {
+  const out = window.__kagura.output(i);
+  if (!out) return null;
+  const md = out.querySelector(tail === null ? 'div.kagura-md:not(.widget-vbox)' : '.kagura-md.widget-vbox');
+  if (!md) return null;
+  if (tail !== null) {
+    const blocks = md.querySelectorAll('.widget-htmlmath');
+    const last = blocks[blocks.length - 1];
+    if (!last || !last.textContent.trim().startsWith(tail)) return null;
+  }
+  const maths = md.querySelectorAll('.math.display');
+  if (Array.from(maths).some(m => !m.querySelector('mjx-container'))) return null;
+  const origin = out.getBoundingClientRect();
+  const box = (el, text) => {
+    const r = el.getBoundingClientRect();
+    return {x: r.left - origin.left, y: r.top - origin.top, w: r.width, h: r.height, text};
+  };
+  const boxes = {};
+  const rank = {};
+  const selector = 'h1, h2, h3, h4, h5, h6, hr, p, table, pre, ol, ul, blockquote, .math.display';
+  for (const el of md.querySelectorAll(selector)) {
+    if (el.parentElement.closest('li, blockquote, table, pre, .math')) continue;  // top-level blocks only
+    const kind = el.matches('.math') ? 'math' : el.tagName.toLowerCase();
+    rank[kind] = (rank[kind] || 0) + 1;
+    boxes[kind + rank[kind]] = box(el, el.textContent.trim().slice(0, 24));
+  }
+  const status = out.querySelector('.kagura-status');
+  if (status) boxes.status = box(status, 'status line');
+  boxes.output = box(out, 'output area');
+  return boxes;
+}
+"""
+
+# Keeps the boxes of the last live frame whose open tail starts with ``tail``:
+# a MutationObserver measures after every change, so no frame is missed however
+# soon the answer settles after it.
+JS_RECORD_LIVE_BOXES = (
+    "([i, tail]) => {\n  const measure = "
+    + JS_BLOCK_BOXES.strip()
+    + """;
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+  if (window.__kaguraLive) window.__kaguraLive.stop();
+  const rec = window.__kaguraLive = {boxes: null, frames: 0};
+  const observer = new MutationObserver(() => {
+    const boxes = measure([i, tail]);
+    if (boxes) { rec.boxes = boxes; rec.frames++; }
+  });
+  observer.observe(cell, {childList: true, subtree: true, characterData: true});
+  rec.stop = () => observer.disconnect();
+}"""
+)
+
+
+def record_live_boxes(lab: LabPage, index: int, tail: str) -> None:
+    """Start keeping the live view's boxes (see ``JS_RECORD_LIVE_BOXES``); call before running the cell."""
+    lab.page.evaluate(JS_RECORD_LIVE_BOXES, [index, tail])
+
+
+def recorded_live_boxes(lab: LabPage) -> tuple[dict[str, Any] | None, int]:
+    """The last recorded live boxes and how many frames matched; stops recording."""
+    return lab.page.evaluate(
+        "() => { const rec = window.__kaguraLive; rec.stop(); return [rec.boxes, rec.frames]; }"
+    )
+
+
+def settled_boxes(lab: LabPage, index: int) -> dict[str, Any]:
+    return lab.page.evaluate(JS_BLOCK_BOXES, [index, None])
+
+
+def layout_differences(live: dict[str, Any], settled: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per box in both views: settled minus live, in px, for x, y, width and height."""
+    return {
+        key: {axis: round(settled[key][axis] - box[axis], 1) for axis in ("x", "y", "w", "h")}
+        for key, box in live.items()
+        if key in settled
+    }
+
+
+LAYOUT_TAIL = "That is all"  # the answer's last paragraph: still growing in the live view
+FROZEN_BLOCKS = ["h21", "p1", "table1", "p2", "pre1", "p3", "ol1", "p4", "math1", "blockquote1"]
+
+
+def test_live_view_lays_out_like_settled_output(lab: LabPage, screenshots: Path) -> None:
+    """No jump when the answer settles: every frozen block is where the settled output puts it."""
+    lab.server.write_notebook("layout.ipynb", ["%load_ext kagura_magic", agent_cell(STREAMING_ANSWER, 40)])
+    lab.open("layout.ipynb")
+    lab.run_cell(0)
+    lab.wait_cell_done(0)
+    try:
+        # One answer, both themes: dark, then light from mid-stream on (layout is the same in both).
+        lab.set_theme("JupyterLab Dark")
+        record_live_boxes(lab, 1, LAYOUT_TAIL)
+        lab.run_cell(1)
+        lab.wait_live(1, ["table", "pre"])
+        lab.screenshot(screenshots, "layout-dark-mid-stream-cell", index=1)
+        lab.set_theme("JupyterLab Light")
+        lab.screenshot(screenshots, "layout-light-mid-stream-cell", index=1)
+        lab.wait_settled(1, timeout=60_000)
+        lab.wait_cell_done(1)
+        lab.wait_typeset(1)
+        live, frames = recorded_live_boxes(lab)
+        settled = settled_boxes(lab, 1)
+        lab.screenshot(screenshots, "layout-light-settled-cell", index=1)
+        lab.set_theme("JupyterLab Dark")
+        lab.screenshot(screenshots, "layout-dark-settled-cell", index=1)
+    finally:
+        lab.set_theme("JupyterLab Light")  # settings persist across pages of this server
+
+    assert live, f"no live frame had {LAYOUT_TAIL!r} as the open tail with its math typeset"
+    assert all(key in live and key in settled for key in FROZEN_BLOCKS), (live, settled)
+    diffs = layout_differences(live, settled)
+    # The frozen blocks, and below the tail (complete in the last live frame) the
+    # status line and the output area's height: nothing under the answer moves either.
+    failures = []
+    for key in [*FROZEN_BLOCKS, "status", "output"]:
+        moved = {axis: d for axis, d in diffs.get(key, {}).items() if abs(d) > 3}
+        if key not in diffs or moved:
+            failures.append(f"{key} ({live.get(key, {}).get('text')!r}): {moved or 'missing'}")
+    assert not failures, "the layout jumps when the answer settles (settled minus live, px):\n  " + (
+        "\n  ".join(failures)
+    )
+    assert not lab.page_errors, lab.page_errors
+    largest = max(abs(d) for box in diffs.values() for d in box.values())
+    print(
+        f"{frames} live frames had the last paragraph as the open tail; largest difference {largest:.1f} px"
+    )
