@@ -16,9 +16,13 @@ generator may only be closed by the thread running it.
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Protocol
 
 from kagura_magic.errors import AgentError
@@ -69,16 +73,25 @@ class _Worker(threading.Thread):
 
 def pump(stream: Any, view: View) -> Outcome:
     """Feed ``stream`` (a ``TextStream``) into ``view`` until it ends, fails or is interrupted."""
+    with _noting_interrupts() as interrupted:
+        return _pump(stream, view, interrupted)
+
+
+def _pump(stream: Any, view: View, interrupted: threading.Event) -> Outcome:
     worker = _Worker(stream)
     worker.start()
     try:
         while True:
+            if interrupted.is_set():  # a Ctrl-C whose KeyboardInterrupt something swallowed
+                raise KeyboardInterrupt
             try:
                 item = worker.pieces.get(timeout=view.due_in())
             except queue.Empty:
                 view.flush(stream.stats)
                 continue
             if item is _END:
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
                 break
             view.feed(item, stream.stats)
             if view.due_in() == 0:
@@ -108,3 +121,33 @@ def _drain(worker: _Worker, view: View, stream: Any) -> None:
         if item is _END:
             return
         view.feed(item, stream.stats)
+
+
+@contextlib.contextmanager
+def _noting_interrupts() -> Iterator[threading.Event]:
+    """While streaming, SIGINT raises ``KeyboardInterrupt`` as before and is also remembered.
+
+    Python runs a signal handler at the next bytecode boundary, wherever that
+    is: inside a ``__del__`` or a weakref callback (litellm's stream wrapper
+    and HTTP clients have finalizers) the exception is printed as "Exception
+    ignored" and dropped, and code that catches ``BaseException`` drops it too;
+    the answer then simply went on (seen with the CLI on a loaded machine).
+    The flag makes the interrupt stick. Only the main thread can set handlers,
+    and only a callable handler is wrapped: an ignored SIGINT stays ignored.
+    """
+    interrupted = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield interrupted
+        return
+    handler = previous
+
+    def note_and_forward(signum: int, frame: FrameType | None) -> Any:
+        interrupted.set()
+        return handler(signum, frame)
+
+    signal.signal(signal.SIGINT, note_and_forward)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 import threading
@@ -292,16 +293,19 @@ def test_closing_the_sync_stream_closes_the_connection(openai_server: OpenAIServ
 
 def test_keyboard_interrupt_closes_the_connection(openai_server: OpenAIServer) -> None:
     """KeyboardInterrupt raised inside the blocking read (as SIGINT does) ends the stream."""
-    import _thread
-
     openai_server.slow_delay = 0.2
     stream = llm.call_llm_stream_sync(PROMPT * 20, local(openai_server, "slow"))
     received: list[str] = []
-    timer = threading.Timer(0.7, _thread.interrupt_main)
-    timer.start()
+    # A real SIGINT to the main thread, once text flows (however long litellm's import
+    # took): it lands in the blocking read between two chunks, as Ctrl-C does.
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
     with pytest.raises(KeyboardInterrupt), stream:
         for piece in stream:
             received.append(piece)
+            if timer.ident is None:
+                timer.start()
     timer.cancel()
     assert received, "some text arrived before the interrupt"
     assert stream.text == "".join(received)
