@@ -40,3 +40,19 @@ def openai_server(_server: OpenAIServer) -> OpenAIServer:
     _server.stall_seconds = 5.0
     _server.answer = ""
     return _server
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt for this test, however the test run was started.
+
+    A run started as a background job inherits SIGINT ignored, and Python then
+    leaves it ignored: a test of Ctrl-C would see nothing happen.
+    """
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

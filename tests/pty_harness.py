@@ -133,6 +133,16 @@ def _read_available(fd: int, wait: float) -> bytes:
         wait = 0.02
 
 
+def _become_terminal_session() -> None:
+    """In the child: the pty is its controlling terminal, and ^C interrupts it as in a shell.
+
+    A test run started as a background job inherits SIGINT ignored, and so
+    would the child; an interactive shell gives its commands the default.
+    """
+    fcntl.ioctl(1, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_on_pty(
     argv: Sequence[str],
     columns: int = 80,
@@ -163,7 +173,7 @@ def run_on_pty(
         stderr=slave,
         env=full_env,
         start_new_session=True,
-        preexec_fn=lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0),  # the pty controls: ^C reaches the child
+        preexec_fn=_become_terminal_session,
         close_fds=True,
     )
     os.close(slave)

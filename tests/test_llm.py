@@ -291,6 +291,7 @@ def test_closing_the_sync_stream_closes_the_connection(openai_server: OpenAIServ
     assert stream.text == "".join(first)
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_keyboard_interrupt_closes_the_connection(openai_server: OpenAIServer) -> None:
     """KeyboardInterrupt raised inside the blocking read (as SIGINT does) ends the stream."""
     openai_server.slow_delay = 0.2

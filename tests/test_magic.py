@@ -332,18 +332,23 @@ def test_interrupt_keeps_partial_closes_connection_and_stops_queue(
 
 
 # -- terminal IPython -----------------------------------------------------------------------
+def _terminal_ipython(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in terminal IPython (``ipython -c``), stdout a pipe: no widgets, no terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_terminal_ipython_streams_plain_text() -> None:
     code = (
         "get_ipython().run_line_magic('load_ext', 'kagura_magic'); "
         "get_ipython().run_cell_magic('agent', '-m demo/echo --param tokens_per_second=0', "
         "'# Title\\n\\n**bold** text')"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _terminal_ipython(code)
     assert result.returncode == 0, result.stderr
     assert "# Title\n\n**bold** text\n" in result.stdout
     assert "Traceback" not in result.stderr
@@ -361,12 +366,7 @@ def test_background_warm_up_never_blocks_interpreter_exit() -> None:
         "get_ipython().run_line_magic('load_ext', 'kagura_magic'); import threading; "
         "print([(t.name, t.daemon) for t in threading.enumerate() if t.name.startswith('kagura')])"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _terminal_ipython(code)
     assert result.returncode == 0, result.stderr
     assert "[('kagura-warmup', False)]" in result.stdout
 

@@ -40,6 +40,7 @@ class _SwallowingView:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
+@pytest.mark.usefixtures("sigint_raises")
 def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_stream() -> None:
     """Python prints "Exception ignored" for an exception raised in ``__del__`` and goes on;
     litellm's objects have finalizers, so a real Ctrl-C can land there. It still stops."""
@@ -51,6 +52,7 @@ def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_stream() -> None:
     assert TEXT.startswith(outcome.text) and outcome.text.startswith("".join(view.pieces[:3]))
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_the_sigint_handler_is_restored_after_streaming() -> None:
     before = signal.getsignal(signal.SIGINT)
     stream = call_llm_stream_sync("short", LLMConfig(model="demo/echo", extra={"tokens_per_second": 0}))
