@@ -131,9 +131,9 @@ def _noting_interrupts() -> Iterator[threading.Event]:
     is: inside a ``__del__`` or a weakref callback (litellm's stream wrapper
     and HTTP clients have finalizers) the exception is printed as "Exception
     ignored" and dropped, and code that catches ``BaseException`` drops it too;
-    the answer then simply went on (seen with the CLI on a loaded machine).
-    The flag makes the interrupt stick. Only the main thread can set handlers,
-    and only a callable handler is wrapped: an ignored SIGINT stays ignored.
+    the answer would then simply go on. The flag makes the interrupt stick.
+    Only the main thread can set handlers, and only a callable handler is
+    wrapped: an ignored SIGINT stays ignored.
     """
     interrupted = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
