@@ -26,6 +26,7 @@ import functools
 import io
 import random
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -481,6 +482,27 @@ def test_write_all_keeps_every_byte_of_short_writes() -> None:
     frame = "\x1b[?2026h\r\x1b[3A\x1b[J" + "".join(f"row {i} — 表 😀\n" for i in range(40)) + "\x1b[?2026l"
     write_all(stream, frame)
     assert raw.data.decode() == frame and raw.calls > len(frame.encode()) // 7
+
+
+class _CtrlCMidWrite(_ShortWrites):
+    """Short writes, and Ctrl-C arrives during the third one."""
+
+    def write(self, chunk: bytes) -> int | None:  # type: ignore[override]
+        if self.calls == 2:
+            signal.raise_signal(signal.SIGINT)
+        return super().write(chunk)
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_ctrl_c_mid_frame_comes_after_the_whole_frame() -> None:
+    """A frame cut by Ctrl-C would leave the cursor rows away from where the view thinks it is."""
+    raw = _CtrlCMidWrite()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # type: ignore[arg-type]
+    frame = "".join(f"row {i}\n" for i in range(30))
+    with pytest.raises(KeyboardInterrupt):
+        write_all(stream, frame)
+    assert raw.data.decode() == frame
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_no_byte_lost_when_the_writer_is_stopped_mid_write() -> None:

@@ -8,20 +8,34 @@ of a frame loses its end. For a live view that is worse than a missing word:
 the cursor is then on another row than the view believes, and every later
 redraw overwrites the wrong rows. ``write_all`` writes the raw file itself, in
 a loop, when there is no buffer in between to do it.
+
+Ctrl-C is the same hazard: its ``KeyboardInterrupt`` can be raised between
+two partial writes of a frame. So a write holds SIGINT back until the frame
+is out, then lets it go: the interrupt arrives a frame later, whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import select
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import TextIO
 
 __all__ = ["write_all"]
 
 
 def write_all(stream: TextIO, text: str) -> None:
-    """Write all of ``text`` to ``stream`` and flush it."""
+    """Write all of ``text`` to ``stream`` and flush it, a Ctrl-C during it coming after it."""
+    with _sigint_held_back():
+        _write_all(stream, text)
+
+
+def _write_all(stream: TextIO, text: str) -> None:
     raw = getattr(stream, "buffer", None)
     if not isinstance(raw, io.RawIOBase):  # buffered (the default), or not a real file: it loops itself
         stream.write(text)
@@ -42,3 +56,27 @@ def _wait_writable(raw: io.RawIOBase) -> None:
         select.select([], [raw.fileno()], [], 1.0)
     except (OSError, ValueError):  # no descriptor to wait on (io.UnsupportedOperation is both)
         time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _sigint_held_back() -> Iterator[None]:
+    """Note a SIGINT that comes meanwhile and hand it to the real handler afterwards.
+
+    Only the main thread runs signal handlers (and may set them), and an
+    ignored SIGINT stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
+        yield
+        return
+    held: list[tuple[int, FrameType | None]] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        if held:
+            handler(*held[0])  # normally raises KeyboardInterrupt, now that the frame is whole
