@@ -115,6 +115,8 @@ def install(shell: Any, ignore: tuple[type[BaseException], ...] = ()) -> ErrorLo
 
         def after(result: Any) -> None:
             number = result.execution_count
+            if number is None:  # IPython 8 leaves it unset when history is off; 9 gives the counter
+                number = getattr(shell, "execution_count", None)
             if cells.entries:
                 cells.entries[-1] = (number, cells.entries[-1][1])
             error = result.error_in_exec or result.error_before_exec
