@@ -16,16 +16,14 @@ generator may only be closed by the thread running it.
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import signal
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
 from kagura_magic.errors import AgentError
+from kagura_magic.sigint import Handler, sigint_handler
 
 _END = object()
 STOP_GRACE = 1.0  # seconds to wait for the worker to close the connection
@@ -72,8 +70,25 @@ class _Worker(threading.Thread):
 
 
 def pump(stream: Any, view: View) -> Outcome:
-    """Feed ``stream`` (a ``TextStream``) into ``view`` until it ends, fails or is interrupted."""
-    with _noting_interrupts() as interrupted:
+    """Feed ``stream`` (a ``TextStream``) into ``view`` until it ends, fails or is interrupted.
+
+    While streaming, SIGINT raises ``KeyboardInterrupt`` as before and is also
+    noted. Python runs a signal handler at the next bytecode boundary, wherever
+    that is: inside a ``__del__`` or a weakref callback (litellm's stream
+    wrapper and HTTP clients have finalizers) the exception is printed as
+    "Exception ignored" and dropped, and code that catches ``BaseException``
+    drops it too; the answer would then simply go on. The note makes it stick.
+    """
+    interrupted = threading.Event()
+
+    def noting(previous: Handler) -> Handler:
+        def note_and_forward(signum: int, frame: FrameType | None) -> Any:
+            interrupted.set()
+            return previous(signum, frame)
+
+        return note_and_forward
+
+    with sigint_handler(noting):
         return _pump(stream, view, interrupted)
 
 
@@ -121,33 +136,3 @@ def _drain(worker: _Worker, view: View, stream: Any) -> None:
         if item is _END:
             return
         view.feed(item, stream.stats)
-
-
-@contextlib.contextmanager
-def _noting_interrupts() -> Iterator[threading.Event]:
-    """While streaming, SIGINT raises ``KeyboardInterrupt`` as before and is also remembered.
-
-    Python runs a signal handler at the next bytecode boundary, wherever that
-    is: inside a ``__del__`` or a weakref callback (litellm's stream wrapper
-    and HTTP clients have finalizers) the exception is printed as "Exception
-    ignored" and dropped, and code that catches ``BaseException`` drops it too;
-    the answer would then simply go on. The flag makes the interrupt stick.
-    Only the main thread can set handlers, and only a callable handler is
-    wrapped: an ignored SIGINT stays ignored.
-    """
-    interrupted = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield interrupted
-        return
-    handler = previous
-
-    def note_and_forward(signum: int, frame: FrameType | None) -> Any:
-        interrupted.set()
-        return handler(signum, frame)
-
-    signal.signal(signal.SIGINT, note_and_forward)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)

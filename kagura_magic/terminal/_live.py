@@ -358,8 +358,6 @@ class LiveMarkdownView:
             return [], window[skip:]
         newly = self._freeze_sound(source, window, start, skip, renderer)
         live = window[skip + len(newly) :]
-        if whole:
-            return newly, live
         return newly, live[-self._limit :]  # no sound cut reaches far enough: show the last rows
 
     def _freeze_sound(

@@ -19,12 +19,12 @@ from __future__ import annotations
 import contextlib
 import io
 import select
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
+
+from kagura_magic.sigint import Handler, sigint_handler
 
 __all__ = ["write_all"]
 
@@ -60,23 +60,12 @@ def _wait_writable(raw: io.RawIOBase) -> None:
 
 @contextlib.contextmanager
 def _sigint_held_back() -> Iterator[None]:
-    """Note a SIGINT that comes meanwhile and hand it to the real handler afterwards.
-
-    Only the main thread runs signal handlers (and may set them), and an
-    ignored SIGINT stays ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handler = signal.getsignal(signal.SIGINT)
-    if not callable(handler):
-        yield
-        return
+    """Note a SIGINT that comes meanwhile and hand it to the real handler afterwards."""
     held: list[tuple[int, FrameType | None]] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    previous: Handler | None = None
     try:
-        yield
+        with sigint_handler(lambda _: lambda signum, frame: held.append((signum, frame))) as previous:
+            yield
     finally:
-        signal.signal(signal.SIGINT, handler)
-        if held:
-            handler(*held[0])  # normally raises KeyboardInterrupt, now that the frame is whole
+        if held and previous is not None:
+            previous(*held[0])  # normally raises KeyboardInterrupt, now that the frame is whole
