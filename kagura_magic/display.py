@@ -14,8 +14,11 @@ stay proportional to the answer, not quadratic, and MathJax typesets each
 finished block once instead of on every token. When blocks finish, a single
 ``children`` update replaces the old tail with "new frozen block + new tail
 (already filled)": the frontend applies one message, so no frame shows the
-block twice or not at all (two messages to two widgets would). Nesting keeps
-each ``children`` list short, since the whole list is re-sent on change.
+block twice or not at all (two messages to two widgets would). The tail it
+replaced is kept, detached, and filled (unseen) to become the next tail: each
+widget's opening and closing messages cost about a kilobyte of envelope and
+default state, more than most blocks. Nesting keeps each ``children`` list
+short, since the whole list is re-sent on change.
 
 When the answer ends, the same display id is updated in place with a static
 bundle (``text/markdown`` + ``text/html`` + ``text/plain``) and the widgets
@@ -258,9 +261,10 @@ class NotebookView(_LiveView):
         self._tail = self._block("")
         self._group = self._box([self._tail])
         self._frozen_in_group: list[Any] = []
-        self._root = widgets.VBox([self._style, self._group, self._status])
-        for name in _CONTAINER_CLASSES.split():
-            self._root.add_class(name)
+        self._spare_tail: Any = None  # the tail a freeze detached, reused by the next freeze
+        self._root = widgets.VBox(
+            [self._style, self._group, self._status], _dom_classes=_CONTAINER_CLASSES.split()
+        )
         self._sent_committed = 0  # characters of committed_html already frozen
         self._last_status = 0.0
         self.frames = 0
@@ -319,7 +323,12 @@ class NotebookView(_LiveView):
 
     def _freeze(self, frozen_html: str, tail_html: str) -> None:
         """Turn the tail into "frozen block + new tail" with one ``children`` update."""
-        frozen, new_tail, old_tail = self._block(frozen_html), self._block(tail_html), self._tail
+        frozen, old_tail = self._block(frozen_html), self._tail
+        if self._spare_tail is None:
+            new_tail = self._block(tail_html)
+        else:  # detached, so this update shows nowhere until the children update below
+            new_tail, self._spare_tail = self._spare_tail, None
+            new_tail.value = tail_html
         if len(self._frozen_in_group) < GROUP_SIZE:
             self._frozen_in_group.append(frozen)
             self._group.children = (*self._frozen_in_group, new_tail)
@@ -327,8 +336,7 @@ class NotebookView(_LiveView):
             inner = self._box([frozen, new_tail])
             self._group.children = (*self._frozen_in_group, inner)
             self._group, self._frozen_in_group = inner, [frozen]
-        self._tail = new_tail
-        old_tail.close()
+        self._tail, self._spare_tail = new_tail, old_tail
 
     def _release(self) -> None:
         for widget in (*self._created, self._status, self._style, self._root):
