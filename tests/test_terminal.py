@@ -355,6 +355,48 @@ def test_long_code_block_and_list_are_frozen_at_sound_cuts_only() -> None:
     assert result.picture.rows == reference(text, (80, 24)).rows
 
 
+def _frame_after_every_piece(text: str, size: tuple[int, int], cuts: list[int]) -> Picture:
+    """Feed ``text`` cut at ``cuts`` with a frame after every piece, as a fast pump would."""
+    terminal = Terminal(*size)
+    view = LiveMarkdownView("m", out=EmulatorOut(terminal), size=lambda: size, clock=Clock(), color=True,
+                            color_system=SYSTEM, spinner=False)  # fmt: skip
+    for start, end in zip([0, *cuts], [*cuts, len(text)], strict=True):
+        view.feed(text[start:end])
+        view.flush()
+    view.settle()
+    return terminal.picture()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 15)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_blank_code_lines_at_a_frozen_cut_are_kept(size: tuple[int, int]) -> None:
+    """Frames that end just past a blank code line: the blank row is printed, no row twice.
+
+    A code block's rendering ends at its last non-blank line, so a cut there
+    once froze one row too few and printed a later row again.
+    """
+    functions = [f"def f{i}(x):\n    return x + {i}\n" for i in range(24)]
+    text = "```python\n" + "\n".join(functions) + "```\n"
+    blank_then_code = [m.start() + 3 for m in re.finditer(r"\n\nd", text)]
+    for seed in range(4):
+        cuts = sorted(random.Random(seed).sample(blank_then_code, 6))
+        assert _frame_after_every_piece(text, size, cuts).rows == reference(text, size).rows
+
+
+def test_code_after_a_cut_keeps_its_colours_inside_a_docstring() -> None:
+    """Code below a frozen cut is coloured as in the whole block: a docstring stays a string.
+
+    The rows after a cut are rendered from the cut on; inside a multi-line
+    string that loses the lexer's state, so such a cut is not taken.
+    """
+    lines = "\n".join(f"line {i}" for i in range(1, 43))
+    text = f'```python\nHELP = """\n{lines}\n"""\nprint(HELP)\n```\n'
+    cuts = [text.index("line 22\n") + 9, text.index("line 42\n") + 1]
+    picture = _frame_after_every_piece(text, (80, 24), cuts)
+    expected = reference(text, (80, 24))
+    assert picture.lines == expected.lines
+    assert picture.rows == expected.rows
+
+
 def _tall_table(rows: int = 40) -> str:
     """A table whose later rows are wider: its column widths change while it streams."""
     head = TABLE.split("\n")[0] + "\n" + TABLE.split("\n")[1] + "\n"

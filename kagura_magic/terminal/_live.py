@@ -153,6 +153,8 @@ def _sound_cut(tail: str) -> _Cut | None:
         last_code = end - 1
         if last_code > first_code and lines[last_code].strip().startswith(last.markup):
             last_code -= 1  # the (healed) closing fence line
+        while last_code > first_code and not lines[last_code - 1].strip():
+            last_code -= 1  # a code block's rows end at its last non-blank line, for now
         if last_code <= first_code:
             return None
         return _Cut(tail[: offsets[last_code]], last.markup + "\n", lines[last.map[0]] + "\n")
@@ -378,6 +380,8 @@ class LiveMarkdownView:
             return []
         if [plain(row) for row in window[first:end]] != [plain(row) for row in head]:
             return []  # the rendering disagrees with the cut's premise: do not trust it
+        if cut.reopen and renderer.rows(cut.reopen + source[len(cut.source) :]) != window[end:]:
+            return []  # the code after the cut is coloured differently on its own (inside a docstring)
         old = self._frozen.cut
         if start:  # the window is the rest of a code block: extend the old cut
             cut = _Cut(old.source + cut.source[len(old.reopen) :], cut.closer, old.reopen)
