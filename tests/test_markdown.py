@@ -337,6 +337,50 @@ def test_missing_definition_does_not_hold_forever() -> None:
     assert stream.finish() == render(late)
 
 
+def test_definitions_at_the_end_show_before_finish() -> None:
+    """Definitions at the end start no block; the held paragraphs still show them."""
+    text = "See [the blog] and [docs][d].\n\nMore.\n\n[the blog]: https://b.org\n[d]: https://d.org\n"
+    stream = MarkdownStream()
+    stream.feed(text)
+    assert stream.snapshot() == render(text)
+
+
+def test_index_brackets_are_text_while_streaming_and_commit_soon() -> None:
+    """``dp[i][j]`` is indexing, not a reference link waiting for ``[j]: url``."""
+    text = "Here dp[i][j] is the best cost.\n\n" + "".join(f"Step {i} adds a row.\n\n" for i in range(80))
+    stream_check(text, chunks_of(text, 1, 8))
+    stream = MarkdownStream()
+    stream.feed(text[:1600])
+    assert stream.committed_html.startswith("<p>Here dp[i][j] is the best cost.</p>")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "$$\na = b\n+ c\n$$\n\nAfter.\n",
+        "\\[\n(a+b)^2 = a^2\n- 2ab\n\\]\n\nAfter.\n",
+        "Text\n$$\na\n- b\n# c\n> d\n1. e\n$$\n\nAfter.\n",
+        "$$\na\n+ b\n\nA blank line: it was no math after all.\n",
+    ],
+)
+def test_display_math_with_block_like_lines_converges(text: str) -> None:
+    """Unclosed, ``$$`` is a paragraph and ``+ c`` a list that seems to end it: not committed."""
+    for seed in range(4):
+        stream_check(text, chunks_of(text, seed, 6))
+    stream_check(text, list(text))
+
+
+def test_a_dollar_ending_the_text_is_no_closer_yet() -> None:
+    """``US$5 and US$`` would be math, until the ``6`` after it makes it currency."""
+    text = "US$5 and US$6 each, or $5/$10 a month.\n"
+    stream_check(text, list(text))
+    assert "math" not in render(text)
+
+
+def test_whitespace_between_math_delimiters_is_not_math() -> None:
+    assert "math" not in render("Escape them as \\( \\) or \\[ \\].")
+
+
 def test_duplicate_footnote_definitions_converge() -> None:
     text = "A[^x].\n\n[^x]: first\n\nB[^x].\n\n" + "para\n\n" * 3 + "[^x]: second\n"
     stream_check(text, list(text), frames=False)

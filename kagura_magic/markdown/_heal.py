@@ -40,6 +40,7 @@ _CONTAINER = re.compile(r"(?:[ \t]*(?:>|[-+*](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ 
 # may still turn into a list item, heading, rule, setext underline, fence, quote.
 _MARKER_ONLY = re.compile(r"[ \t>\-+*_=#`~$|:.)\\\[\]^0-9]*")
 _FENCE_OPEN = re.compile(r" {0,3}(?:`{3,}|~{3,})")
+_DISPLAY_MATH = (("$$", "$$"), ("\\[", "\\]"))  # (opening, closing) lines
 _MATH_OPEN = re.compile(r" {0,3}(?:\$\$|\\\[)")
 _REF_DEF = re.compile(r" {0,3}\[(?!\^)(?:[^\]\\]|\\.)*\]:")
 # What a table's delimiter row can look like while it is typed (including nothing yet).
@@ -125,9 +126,34 @@ def _open_math_line(lines: list[str], first: int) -> int | None:
     """
     for index in range(first, len(lines)):
         body = lines[index][_CONTAINER.match(lines[index]).end() :]  # type: ignore[union-attr]
-        for opening, closing in (("$$", "$$"), ("\\[", "\\]")):
+        for opening, closing in _DISPLAY_MATH:
             if body.startswith(opening) and closing not in body[len(opening) :]:
                 return index
+    return None
+
+
+def open_display_math(complete: str) -> tuple[int, int] | None:
+    """``(first line of its paragraph, its line)`` for the first ``$$``/``\\[`` line
+    at the top level of ``complete`` (whole lines) that a later line may still close.
+
+    Unclosed, such a line is a paragraph's, and lines after it may parse as
+    other blocks (``+ 2ab`` a list): all of it may yet become one math block.
+    A blank line or a closing line after it decides it.
+    """
+    lines = complete.split("\n")[:-1]
+    for token in block_tokens(complete):
+        if token.level != 0 or token.type != "paragraph_open" or token.map is None:
+            continue
+        for index in range(token.map[0], token.map[1]):
+            body = lines[index].lstrip(" ")
+            if len(lines[index]) - len(body) > 3:
+                continue
+            for opening, closing in _DISPLAY_MATH:
+                if not body.startswith(opening) or closing in body[len(opening) :]:
+                    continue
+                later = lines[index + 1 :]
+                if not any(not line.strip() or line.rstrip().endswith(closing) for line in later):
+                    return token.map[0], index
     return None
 
 
@@ -146,6 +172,10 @@ def heal(src: str) -> str:
     offsets = _line_offsets(complete)
     n_lines = len(offsets) - 1
     leaf = _last_leaf(block_tokens(complete), n_lines) if complete else _NO_LEAF
+    opened = open_display_math(complete)
+    if opened is not None:  # hidden from its line on until it is decided
+        paragraph, line = offsets[opened[0]], offsets[opened[1]]
+        return src[:paragraph] + heal_inline(src[paragraph:line]) if paragraph < line else src[:line]
 
     if leaf.kind == "open_fence" and leaf.reaches_end:
         body = partial[_CONTAINER.match(partial).end() :]  # type: ignore[union-attr]
@@ -362,6 +392,8 @@ class _Scan:
         if pos + 1 == len(text):
             return self._stop(pos)
         end = find_dollar_close(text, pos + 1)
+        if end == len(text) - 1:
+            return self._stop(pos)  # a digit next would make that "$" no closer: "$5 and $6"
         if end >= 0:
             return end + 1
         after = text[pos + 1]

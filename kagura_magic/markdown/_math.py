@@ -82,7 +82,7 @@ def _inline_math(state: StateInline, silent: bool) -> bool:
             return False
         close = "\\)" if src[pos + 1] == "(" else "\\]"
         end = src.find(close, pos + 2, maximum)
-        if end < 0 or end == pos + 2:
+        if end < 0 or not src[pos + 2 : end].strip():
             return False
         content, display, after = src[pos + 2 : end], src[pos + 1] == "[", end + 2
     elif ch == "$":

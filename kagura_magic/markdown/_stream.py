@@ -4,8 +4,8 @@ The normalised text is cut at lines where top-level blocks start, into
 
 - **committed** blocks: later text can no longer change them; rendered once
   and appended to ``committed_html``;
-- **held** blocks: finished, but waiting for a definition (below); rendered
-  once for display and shown as part of the tail;
+- **held** blocks: finished, but waiting for a definition (below); shown as
+  part of the tail;
 - the **open** block (plus a partial last line): healed (``_heal``) and
   re-rendered lazily when someone looks (``snapshot``/``tail_html``), cached
   until new text arrives. ``feed`` itself only appends, and when a line
@@ -15,8 +15,11 @@ When is a block finished? markdown-it parses blocks top-down, and a block's
 extent depends only on the lines up to the one that ends it. So once the
 *complete* lines (a partial last line may still change what it is) show another
 top-level block after it, it is final: list looseness, setext underlines, lazy
-continuations, table rows, fences and ``$$`` math (no blank lines inside) are
-all decided inside the block. Parsing again from the start of the next block
+continuations, table rows and fences are all decided inside the block. ``$$``
+math is the exception: unclosed, it is a paragraph, and a line in it such as
+``+ 2ab`` starts a list that seems to end that paragraph; so a paragraph with an
+opener that a later line may still close is not finished (no blank lines are
+allowed inside math, so the first one decides). Parsing again from the start of the next block
 gives the same tokens, and markdown-it renders block by block, so the HTML of
 the parts joins to the HTML of the whole.
 
@@ -54,7 +57,7 @@ from ._config import (
     new_env,
     render,
 )
-from ._heal import block_tokens, heal
+from ._heal import block_tokens, heal, open_display_math
 
 __all__ = ["HOLD_LIMIT", "SHORTCUT_HOLD_LIMIT", "MarkdownStream"]
 
@@ -63,9 +66,10 @@ HOLD_LIMIT = 8192
 SHORTCUT_HOLD_LIMIT = 1024
 """The same for a bare ``[word]``, which is more often text than a reference."""
 
-_FULL_REFERENCE = re.compile(r"\]\[((?:[^\]\\]|\\.)+)\]")
 _FOOTNOTE_REFERENCE = re.compile(r"\[\^([^\]\s]+)\]")
-_REFERENCE_USE = re.compile(r"\[((?:[^\[\]\\]|\\.)*)\]\[((?:[^\[\]\\]|\\.)*)\]")
+# ``[text][label]`` as a link is written after a space or punctuation; ``dp[i][j]``
+# or ``a[0][1]`` (right after a word or a bracket) indexes and is text.
+_REFERENCE_USE = re.compile(r"(?<![\w\])])\[((?:[^\[\]\\]|\\.)*)\]\[((?:[^\[\]\\]|\\.)*)\]")
 _PENDING_TARGET = {"href": "#", "title": ""}
 
 
@@ -89,6 +93,9 @@ def _block_texts(src: str, next_char: str = "") -> list[str]:
     starts = sorted(blocks)
     offsets = [0, *(match.end() for match in re.finditer("\n", src))]
     bounds = [0, *(offsets[line] for line in starts[1:])]
+    open_math = open_display_math(src)
+    if open_math is not None:  # its paragraph and all after it may still become one math block
+        return [src[a:b] for a, b in itertools.pairwise(bounds[: starts.index(open_math[0]) + 1])]
     last = blocks[starts[-1]]
     assert last.map is not None
     # (a list's map takes in the blank lines after it, so look at the text too)
@@ -132,10 +139,14 @@ def _assume_pending_definitions(src: str, env: dict[str, Any]) -> None:
     definition yet gets no entry in the footnotes section).
     """
     references = env["references"]
-    for match in _FULL_REFERENCE.finditer(src):
-        label = normalizeReference(match.group(1))
-        if not dict.__contains__(references, label):
-            dict.__setitem__(references, label, dict(_PENDING_TARGET))
+    used = {normalizeReference(match.group(2) or match.group(1)) for match in _REFERENCE_USE.finditer(src)}
+    missing = {label for label in used if label and not dict.__contains__(references, label)}
+    if missing:  # a definition later in ``src`` itself must win over the placeholder
+        scratch: dict[str, Any] = {}
+        MD.block.parse(src, MD, scratch, [])
+        missing -= set(scratch.get("references", ()))
+    for label in missing:
+        dict.__setitem__(references, label, dict(_PENDING_TARGET))
     refs = env["footnotes"]["refs"]
     for match in _FOOTNOTE_REFERENCE.finditer(src):
         key = ":" + match.group(1)
@@ -191,8 +202,6 @@ class MarkdownStream:
     def _reset_held(self) -> None:
         self._held: list[_Held] = []
         self._check_env = self._env  # parser state after the held blocks, as they are
-        self._show_env = self._env  # the same, with pending references assumed defined
-        self._held_html = ""
         self._held_source = ""
 
     # -- input -----------------------------------------------------------------
@@ -252,16 +261,12 @@ class MarkdownStream:
     def _commit(self, source: str, tokens: list[Token], env: dict[str, Any]) -> None:
         self._parts.append(MD.renderer.render(tokens, MD.options, env))
         self._sources.append(source)
-        self._env = self._check_env = self._show_env = env
+        self._env = self._check_env = env
 
     def _hold(self, held: _Held, env: dict[str, Any]) -> None:
-        """Keep ``held`` in the tail, rendered once for display."""
+        """Keep ``held`` in the tail, where it is rendered with the open block."""
         self._held.append(held)
         self._check_env = env
-        show = fork_env(self._show_env, Mode.COMMIT)
-        _assume_pending_definitions(held.source, show)
-        self._held_html += MD.renderer.render(MD.parse(held.source, show), MD.options, show)
-        self._show_env = show
         self._held_source += held.source
 
     def _release(self) -> None:
@@ -350,12 +355,17 @@ class MarkdownStream:
         return self._healed
 
     def tail_html(self) -> str:
-        """HTML of the tail (and the footnotes section); cached until new text."""
+        """HTML of the tail (and the footnotes section); cached until new text.
+
+        Held blocks are rendered together with the open block: definitions at the
+        end of an answer start no block, so they sit in the open block, and the
+        held blocks that use them must show them before ``finish``.
+        """
         if self._tail_html is None:
-            healed = self._healed_open()
-            env = fork_env(self._show_env, Mode.SNAPSHOT)
-            _assume_pending_definitions(healed, env)
-            self._tail_html = self._held_html + MD.render(healed, env)
+            source = self.healed_tail()
+            env = fork_env(self._env, Mode.SNAPSHOT)
+            _assume_pending_definitions(source, env)
+            self._tail_html = MD.render(source, env)
         return self._tail_html
 
     def snapshot(self) -> str:
