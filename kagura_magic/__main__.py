@@ -108,11 +108,11 @@ def stream_answer(
 
     view = make_view(model, plain_text=plain)
     view.start()  # the spinner turns while litellm is imported and the request goes out
-    from kagura_magic.llm import call_llm_stream_sync
+    from kagura_magic.llm import call_llm_stream, no_text_error
     from kagura_magic.pump import pump
 
     try:
-        stream = call_llm_stream_sync(prompt, config)
+        stream = call_llm_stream(prompt, config)
         outcome = pump(stream, view)
     except KeyboardInterrupt:  # before the stream started, or a second Ctrl-C while it stopped
         view.settle(None, note="interrupted")
@@ -134,6 +134,10 @@ def stream_answer(
     if outcome.error is not None:
         view.settle(stream.stats, note="failed", error=True)
         _say(f"✖ {outcome.error}", _RED)
+        return EXIT_ERROR
+    if not outcome.text:
+        view.settle(stream.stats, note="no answer", error=True)
+        _say(f"✖ {no_text_error(model, stream.stats.finish_reason)}", _RED)
         return EXIT_ERROR
     view.settle(stream.stats, quiet=quiet)
     return 0

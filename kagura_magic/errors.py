@@ -70,12 +70,30 @@ class AuthenticationError(AgentError):
     default_hint = "Check that the API key is valid and belongs to this provider."
 
 
+class PermissionDeniedError(AuthenticationError):
+    """The key was accepted but may not do this (HTTP 403): retrying will not help."""
+
+    default_hint = (
+        "Check the key's permissions (its project or organisation may lack access to this model), "
+        "and that the provider serves your region."
+    )
+
+
 class UnknownModelError(AgentError):
     default_hint = "Check the model name (`%agent models` lists known ones), e.g. -m demo/showcase."
 
 
 class RateLimitError(AgentError):
     default_hint = "Wait a moment and run the cell again, or use a model with a higher limit."
+
+
+class QuotaExceededError(RateLimitError):
+    """The account has no credit or quota left (a 429 ``insufficient_quota``): waiting will not help."""
+
+    default_hint = (
+        "Check the plan and billing details on the provider's dashboard (add credit or raise the quota); "
+        "waiting will not help."
+    )
 
 
 class ContextWindowError(AgentError):

@@ -12,11 +12,16 @@ banners and its log noise. ``warm_up`` does that in a background thread.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import difflib
+import email.utils
+import html
+import http
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -37,7 +42,9 @@ from kagura_magic.errors import (
     LLMConnectionError,
     LLMTimeoutError,
     MissingAPIKeyError,
+    PermissionDeniedError,
     ProviderError,
+    QuotaExceededError,
     RateLimitError,
     UnknownModelError,
 )
@@ -111,13 +118,17 @@ def warm_up() -> None:
     provider tables, logging objects and thread pool. Callers run it on a
     background thread (the extension does, when it loads).
     """
-    try:
-        for _ in call_llm_stream_sync(
-            "warm up", LLMConfig(model="demo/echo", extra={"tokens_per_second": 0})
-        ):
+    from kagura_magic.pump import io_loop
+
+    async def one_request() -> None:
+        config = LLMConfig(model="demo/echo", extra={"tokens_per_second": 0})
+        async for _ in call_llm_stream("warm up", config):
             pass
-    except Exception:  # warm-up is an optimisation; the real call reports errors
-        pass
+
+    # On the loop real streams are read on (see ``pump``), to warm the same path. Warm-up
+    # is an optimisation: the real call reports any error.
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(one_request(), io_loop()).result()
 
 
 def build_messages(prompt_or_messages: PromptOrMessages, system_prompt: str | None = None) -> list[Message]:
@@ -180,6 +191,8 @@ class StreamStats:
             parts.append(f"${self.cost:.4f}")
         if self.finish_reason == "length":
             parts.append("stopped at max tokens")
+        elif self.finish_reason == "content_filter":
+            parts.append("cut by the provider's content filter")
         return " · ".join(parts)
 
     def as_metadata(self) -> dict[str, Any]:
@@ -212,6 +225,58 @@ class LLMResponse:
         return self.content
 
 
+REPLACEMENT_CHARACTER = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _whole_characters(piece: str) -> str:
+    """Join surrogate pairs and replace lone halves with U+FFFD.
+
+    JSON escapes characters beyond U+FFFF as two ``\\uXXXX`` halves, and a proxy
+    that cuts strings by UTF-16 length can send them in different chunks. A
+    lone half cannot be encoded as UTF-8: printing or sending it to the
+    notebook would fail, losing the answer.
+    """
+    if not _SURROGATE.search(piece):
+        return piece
+    return piece.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _ends_in_high_surrogate(piece: str) -> bool:
+    return bool(piece) and "\ud800" <= piece[-1] <= "\udbff"
+
+
+def no_text_error(model: str, finish_reason: str | None) -> ProviderError:
+    """Why an answer that ended normally has no text, and what to do: for views to show.
+
+    The API returns the empty text as it is (an empty prompt may well get one);
+    a reader staring at an empty cell needs to be told.
+    """
+    if finish_reason in ("tool_calls", "function_call"):
+        return ProviderError(
+            f"{model} answered with a tool call, not text; kagura-magic does not run tools.",
+            "Ask for a text answer, or remove tools/tool_choice from --param.",
+            model=model,
+        )
+    if finish_reason == "length":
+        return ProviderError(
+            f"{model} reached its token limit before writing any answer (reasoning models think first).",
+            "Raise --max-tokens and run it again.",
+            model=model,
+        )
+    if finish_reason == "content_filter":
+        return ProviderError(
+            f"{model}'s content filter blocked the answer.",
+            "Rephrase the prompt, or try another model.",
+            model=model,
+        )
+    return ProviderError(
+        f"{model} returned an empty answer (finish reason: {finish_reason}).",
+        "Run it again, or try another model.",
+        model=model,
+    )
+
+
 class _Request:
     """What the sync and async paths share: building, preflight, mapping, accounting."""
 
@@ -221,6 +286,7 @@ class _Request:
         self.messages = build_messages(prompt_or_messages, self.config.system_prompt)
         self.stats = StreamStats(model=self.model)
         self._pieces: list[str] = []
+        self._split_surrogate = ""  # the first half of a character whose second half is in the next chunk
 
     @property
     def text(self) -> str:
@@ -298,41 +364,58 @@ class _Request:
         if isinstance(exc, AgentError):
             exc.partial_text = exc.partial_text or self.text
             return exc
-        kind, message = self._classify(exc)
+        kind, message, hint = self._classify(exc)
         if self._pieces and kind is not ContextWindowError:
             message += f" ({len(self.text)} characters were received.)"
-        return kind(message, partial_text=self.text, model=self.model)
+        return kind(message, hint, partial_text=self.text, model=self.model)
 
-    def _classify(self, exc: BaseException) -> tuple[type[AgentError], str]:
-        """The error kind and its first line.
+    def _classify(self, exc: BaseException) -> tuple[type[AgentError], str, str | None]:
+        """The error kind, its first line and its hint (None: the kind's own).
 
-        litellm wraps errors raised mid-stream (``MidStreamFallbackError``,
-        a 5xx), so the cause chain is searched for what really happened.
+        litellm wraps errors (a mid-stream ``MidStreamFallbackError`` as a 5xx,
+        a 403 as a generic ``APIError``), so the cause chain is searched for
+        what really happened: the HTTP status (or an in-band error's code) and
+        the provider's own words, never its HTML or a Python repr.
         """
         secrets = self._secrets()
         chain = list(_exception_chain(exc))
         transport = next((e for e in chain if _is_transport_error(e)), None)
-        detail = _short_detail(transport or exc, secrets)
-        lit = _litellm
-        if lit is not None:
-            if isinstance(exc, lit.ContextWindowExceededError):
-                return ContextWindowError, f"The conversation is too long for {self.model}."
-            if isinstance(exc, lit.AuthenticationError | lit.PermissionDeniedError):
-                return AuthenticationError, f"{self.model} rejected the credentials: {detail}"
-            if isinstance(exc, lit.NotFoundError):
-                return UnknownModelError, f"{self.model} was not found by the provider: {detail}"
-            if isinstance(exc, lit.RateLimitError):
-                return RateLimitError, f"{self.model} is rate limited: {detail}"
-        if any(_is_timeout(e) for e in chain) or (lit is not None and isinstance(exc, lit.Timeout)):
+        status, in_stream = _error_status(chain)
+        words, title = _provider_words(chain, transport or exc, secrets)
+        detail = _with_status(words, title, status, in_stream)
+        model, lit = self.model, _litellm
+
+        def raised(*names: str) -> bool:
+            return lit is not None and isinstance(exc, tuple(getattr(lit, name) for name in names))
+
+        if raised("ContextWindowExceededError"):
+            return ContextWindowError, f"The conversation is too long for {model}.", None
+        if status == 403 or raised("PermissionDeniedError"):
+            return PermissionDeniedError, f"{model} refused the request: {detail}", None
+        if status == 401 or raised("AuthenticationError"):
+            return AuthenticationError, f"{model} rejected the credentials: {detail}", None
+        if status == 404 or raised("NotFoundError"):
+            if _names_the_model(words, chain):
+                return UnknownModelError, f"{model} was not found by the provider: {detail}", None
             return (
-                LLMTimeoutError,
-                f"{self.model} stopped answering (no data for {self.config.timeout:g} s).",
+                UnknownModelError,
+                f"{model}: the server has no such endpoint ({detail}).",
+                _endpoint_hint(self.config.api_base),
             )
+        if _is_quota(chain):
+            return QuotaExceededError, f"{model}: the account's quota is used up: {detail}", None
+        if status == 429 or raised("RateLimitError"):
+            return RateLimitError, f"{model} is rate limited: {detail}", _rate_limit_hint(exc)
+        if _timed_out(exc, chain, status):
+            waited = f"no data for {self.config.timeout:g} s"
+            return LLMTimeoutError, f"{model} stopped answering ({waited}).", None
         if any(isinstance(e, json.JSONDecodeError) for e in chain):
-            return ProviderError, f"{self.model} sent a malformed response (not valid JSON)."
-        if transport is not None or (lit is not None and isinstance(exc, lit.APIConnectionError)):
-            return LLMConnectionError, f"Connection to {self.model} failed: {detail}"
-        return ProviderError, f"{self.model}: {detail}"
+            return ProviderError, f"{model} sent a malformed response (not valid JSON).", None
+        if status is None and (transport is not None or raised("APIConnectionError")):
+            return LLMConnectionError, f"Connection to {model} failed: {detail}", None
+        if status is not None and status < 500:
+            return ProviderError, f"{model} rejected the request: {detail}", _REJECTED_HINT
+        return ProviderError, f"{model}: {detail}", None
 
     def _secrets(self) -> list[str]:
         values = [self.config.api_key or ""]
@@ -372,7 +455,11 @@ class _Request:
         choices = getattr(chunk, "choices", None) or []
         if not choices:
             return ""
-        piece = getattr(choices[0].delta, "content", None) or ""
+        content = getattr(choices[0].delta, "content", None) or ""
+        piece, self._split_surrogate = self._split_surrogate + content, ""
+        if _ends_in_high_surrogate(piece):  # its other half comes with the next chunk
+            piece, self._split_surrogate = piece[:-1], piece[-1]
+        piece = _whole_characters(piece)
         if piece:
             if self.stats.first_token_at is None:
                 self.stats.first_token_at = time.monotonic()
@@ -396,6 +483,14 @@ class _Request:
             )
         self.stats.finish_reason = finish
         self._account(lit)
+
+    def _leftover(self) -> str:
+        """Half a character held back at the end of the stream: shown as U+FFFD, not dropped."""
+        if not self._split_surrogate:
+            return ""
+        self._split_surrogate = ""
+        self._pieces.append(REPLACEMENT_CHARACTER)
+        return REPLACEMENT_CHARACTER
 
     def _stop_clock(self) -> None:
         """However the stream ended; a partial answer still reports what arrived."""
@@ -485,6 +580,8 @@ class TextStream(_Request):
                         yield piece
             except Exception as exc:
                 raise self._map_error(exc) from None
+            if leftover := self._leftover():
+                yield leftover
             self._finish(lit, wrapper)
         finally:
             self._close_response()
@@ -558,6 +655,8 @@ class AsyncTextStream(_Request):
                         yield piece
             except Exception as exc:
                 raise self._map_error(exc) from None
+            if leftover := self._leftover():
+                yield leftover
             self._finish(lit, wrapper)
         finally:
             await self._close_response()
@@ -709,18 +808,9 @@ _KEYLIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-*]{6,}")
 
 
 def _short_detail(exc: BaseException, secrets: list[str]) -> str:
-    """The provider's own words, without litellm's prefixes, links or any key."""
-    text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    text = _KEYLIKE.sub("***", text)
-    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    previous = None
-    while previous != line:
-        previous, line = line, _LITELLM_PREFIX.sub("", line).strip()
-    line = re.sub(r"\s*(Received Model Group|Available Model Group|LiteLLM Retried).*$", "", line)
-    line = re.sub(r"\s*Learn more:.*$", "", line)
-    return (line[:200] + "…") if len(line) > 200 else (line or type(exc).__name__)
+    """The provider's own words, without litellm's prefixes, links, markup, reprs or any key."""
+    words, title = _exception_words(exc, secrets)
+    return words or title or type(exc).__name__
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -763,28 +853,43 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    """Worth another try: a rate limit, a 5xx (or 408/409), a dropped connection.
+
+    Never a timeout (the provider is not answering: each retry would add a
+    whole timeout to the wait), an exhausted quota, or another 4xx, sent as
+    the HTTP status or as an in-band error event: the same request would get
+    the same answer.
+    """
+    chain = list(_exception_chain(exc))
+    status, _ = _error_status(chain)
+    if _timed_out(exc, chain, status) or _is_quota(chain):
+        return False
+    if status is not None:
+        return status in _RETRYABLE_CLIENT_ERRORS or status >= 500
     lit = _litellm
-    if lit is not None:
-        if isinstance(exc, lit.Timeout):
-            return False
-        if isinstance(exc, lit.RateLimitError | lit.APIConnectionError):
-            return True
-    code = _status_code(exc)
+    if lit is not None and isinstance(exc, lit.RateLimitError | lit.APIConnectionError):
+        return True
+    code = _status_code(exc)  # litellm's own, e.g. 500 for anything raised mid-stream
     if code is not None:
         return code == 429 or code >= 500
-    return any(_is_transport_error(e) for e in _exception_chain(exc))
+    return any(_is_transport_error(e) for e in chain)
 
 
 def _retry_after_seconds(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    """The wait the provider asked for, if it did: ``retry-after-ms``, or ``Retry-After``
+    in seconds or as an HTTP-date.
+
+    litellm's exception keeps the headers in ``litellm_response_headers`` (its
+    ``response`` is a stand-in without them); the openai SDK's exception down
+    the cause chain has the real ``response``.
+    """
+    for error in _exception_chain(exc):
+        response = getattr(error, "response", None)
+        for headers in (getattr(error, "litellm_response_headers", None), getattr(response, "headers", None)):
+            seconds = _retry_after_from(headers)
+            if seconds is not None:
+                return seconds
+    return None
 
 
 # -- token budgets (used to trim conversation history) ----------------------------
@@ -827,3 +932,241 @@ def list_models(provider: str | None = None) -> list[tuple[str, int | None, floa
         rows.append((name, context, None if price is None else price * 1_000_000))
     rows.sort(key=lambda row: (not row[0].startswith(f"{demo.PROVIDER}/"), row[0]))
     return rows
+
+
+# -- what went wrong, in the provider's words: statuses, bodies, Retry-After --------
+_RETRYABLE_CLIENT_ERRORS = {408, 409, 429}
+_QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
+_REJECTED_HINT = (
+    "The provider refused this request as it is, so it was not retried; check the prompt and the options."
+)
+_HTML_PAGE = re.compile(r"<\s*(!doctype|html|head|body|title|h1|center|div|p)\b", re.I)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+_TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
+_STATUS_REPR = re.compile(r"^Error code: (\d{3})(?: - (.*))?$", re.S)  # the openai SDK's str() of an error
+_LITELLM_NOISE = re.compile(r"\s*(Received Model Group|Available Model Group|LiteLLM Retried|Learn more:).*$")
+
+
+def _from_litellm(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".", 1)[0] == "litellm"
+
+
+def _made_up_status(exc: BaseException) -> bool:
+    """litellm's own classes that carry a status no server sent (500, 408)."""
+    lit = _litellm
+    if lit is not None and isinstance(exc, lit.APIConnectionError | lit.Timeout):
+        return True
+    return type(exc).__name__ == "MidStreamFallbackError"
+
+
+def _error_status(chain: list[BaseException]) -> tuple[int | None, bool]:
+    """The HTTP status of the failed response, or the code of an in-band error event.
+
+    The second value is True for the latter (the HTTP response was a 200 and
+    the error came in the stream). The real response is looked for first:
+    litellm's own classes carry made-up statuses.
+    """
+    import httpx
+
+    for error in chain:
+        response = getattr(error, "response", None)
+        if isinstance(response, httpx.Response) and not _from_litellm(error) and response.status_code >= 400:
+            return response.status_code, False
+    if any(_is_transport_error(e) or _is_timeout_type(e) for e in chain):
+        return None, False  # no response, or one that broke off: no status to go by
+    for error in chain:
+        code = _status_code(error)
+        if code is not None and code >= 400 and not _made_up_status(error):
+            return code, False
+    for error in chain:
+        body = getattr(error, "body", None)
+        code = body.get("code") if isinstance(body, dict) else None
+        if isinstance(code, str) and code.isdigit():
+            code = int(code)
+        if isinstance(code, int) and 400 <= code <= 599:
+            return code, True
+    return None, False
+
+
+def _reason(status: int) -> str:
+
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _with_status(words: str, title: str, status: int | None, in_stream: bool) -> str:
+    """``words (HTTP 502 Bad Gateway)``, or the status (and an HTML page's title) alone."""
+    if status is None:
+        return words or title or "no details given"
+    label = f"error {status}" if in_stream else f"HTTP {status} {_reason(status)}".rstrip()
+    if title and title.lower() not in label.lower():
+        label += f" ({title})"
+    if words.rstrip(".").lower() in {"", _reason(status).lower(), f"{status} {_reason(status)}".lower()}:
+        return label
+    return f"{words} ({label})"
+
+
+def _provider_words(
+    chain: list[BaseException], fallback: BaseException, secrets: list[str]
+) -> tuple[str, str]:
+    """The provider's message and an HTML page's title, from the first error body in the chain."""
+    for error in chain:
+        text = _body_text(getattr(error, "body", None))
+        if text.strip():
+            return _summarise(_scrub(text, secrets))
+    return _exception_words(fallback, secrets)
+
+
+def _exception_words(exc: BaseException, secrets: list[str]) -> tuple[str, str]:
+    """An exception's message, without litellm's prefixes or the SDK's repr of the body."""
+    text = _scrub(str(getattr(exc, "message", None) or exc), secrets).strip()
+    previous = None
+    while previous != text:
+        previous, text = text, _LITELLM_PREFIX.sub("", text, count=1).strip()
+    match = _STATUS_REPR.match(text)
+    if match:
+        try:
+            text = _body_text(ast.literal_eval((match.group(2) or "''").strip()))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            text = ""
+    return _summarise(text)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return _KEYLIKE.sub("***", text)
+
+
+def _body_text(body: object) -> str:
+    """The message in an error body: OpenAI's ``{"error": {"message"}}``, FastAPI's
+    ``{"detail": ...}`` (a string or a list of validation errors), or plain text."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        return body
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail", "msg", "title", "description"):
+            text = _body_text(body.get(key))
+            if text.strip():
+                return text
+        return ""
+    if isinstance(body, list):
+        return "; ".join(part for part in map(_validation_error, body[:3]) if part)
+    return ""
+
+
+def _validation_error(item: object) -> str:
+    if isinstance(item, dict) and isinstance(item.get("msg"), str):
+        loc = item.get("loc")
+        path = ".".join(str(part) for part in loc if part != "body") if isinstance(loc, list) else ""
+        return f"{path}: {item['msg']}" if path else item["msg"]
+    return _body_text(item)
+
+
+def _summarise(text: str) -> tuple[str, str]:
+    """(one line of text, an HTML page's title): never markup, a traceback or a repr."""
+
+    text = text.strip()
+    if text.startswith("<") and _HTML_PAGE.search(text):
+        match = _HTML_TITLE.search(text)
+        title = " ".join(html.unescape(_TAG.sub("", match.group(1))).split()) if match else ""
+        return "", _clip(title, 120)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "", ""
+    traceback = any(line.startswith("Traceback (most recent call last)") for line in lines)
+    line = lines[-1] if traceback else lines[0]  # a traceback's last line says what happened
+    line = _LITELLM_NOISE.sub("", _TAG.sub("", line)).strip()
+    if line.startswith(("{", "[")):
+        return "", ""  # JSON or a repr we could not read: the status says more
+    return _clip(line, 200), ""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text[:limit] + "…" if len(text) > limit else text
+
+
+def _names_the_model(words: str, chain: list[BaseException]) -> bool:
+    """Whether a 404 is about the model (OpenAI, Ollama) rather than the URL (a web server, FastAPI)."""
+    codes = {str(getattr(e, "code", None)) for e in chain}
+    return "model" in words.lower() or "model_not_found" in codes
+
+
+def _endpoint_hint(api_base: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    shown = ""
+    if api_base:
+        parts = urlsplit(api_base)  # no user, password or query: they may hold a key
+        host = parts.hostname or ""
+        shown = f" (now {parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path})"
+    return (
+        f"Check --api-base{shown}: for an OpenAI-compatible server it should end in /v1. "
+        "Then check the model name."
+    )
+
+
+def _is_quota(chain: list[BaseException]) -> bool:
+    """A 429 about money (OpenAI's ``insufficient_quota``), not about speed."""
+    for error in chain:
+        body = getattr(error, "body", None)
+        if isinstance(body, dict):
+            inner = body["error"] if isinstance(body.get("error"), dict) else body
+            if {str(inner.get("code")), str(inner.get("type"))} & _QUOTA_CODES:
+                return True
+        if "insufficient_quota" in str(error):
+            return True
+    return False
+
+
+def _timed_out(exc: BaseException, chain: list[BaseException], status: int | None) -> bool:
+    """No answer in time: no response at all, or headers and then silence."""
+    lit = _litellm
+    if lit is not None and isinstance(exc, lit.Timeout):
+        return True
+    if any(_is_timeout_type(e) for e in chain):
+        return True
+    return status is None and any(_is_timeout(e) for e in chain)
+
+
+def _rate_limit_hint(exc: BaseException) -> str | None:
+    wait = _retry_after_seconds(exc)
+    if not wait:
+        return None
+
+    pause = f"{math.ceil(wait)} s" if wait < 120 else f"{math.ceil(wait / 60)} min"
+    return f"The provider asks to wait {pause}; run the cell again then, or use a model with a higher limit."
+
+
+def _retry_after_from(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP-date); None if absent."""
+    from datetime import timezone
+
+    if not headers:
+        return None
+    try:
+        found = {str(name).lower(): str(value).strip() for name, value in headers.items()}
+    except Exception:
+        return None
+    with contextlib.suppress(ValueError):
+        if "retry-after-ms" in found:
+            seconds = float(found["retry-after-ms"]) / 1000
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds
+    value = found.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(when.timestamp() - time.time(), 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

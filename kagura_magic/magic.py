@@ -274,7 +274,7 @@ class AgentMagics(Magics):
         return [*system, *history, *(m for m in current if m["role"] != "system")]
 
     def _ask(self, request: Request) -> None:
-        from kagura_magic.llm import call_llm_stream_sync, litellm_ready, preflight
+        from kagura_magic.llm import call_llm_stream, litellm_ready, no_text_error, preflight
         from kagura_magic.pump import pump
 
         key = exchange_key(self._cell_id(), request.prompt)
@@ -287,7 +287,7 @@ class AgentMagics(Magics):
         view = self._make_view(model, verbatim=request.output_format in ("text", "html"))
         view.start()
         try:
-            stream = call_llm_stream_sync(self._messages(request, key), request.config)
+            stream = call_llm_stream(self._messages(request, key), request.config)
             outcome = pump(stream, view)
         except KeyboardInterrupt:  # before the stream started
             view.settle(None, metadata={"status": "interrupted"})
@@ -308,6 +308,9 @@ class AgentMagics(Magics):
         if outcome.error is not None:
             view.settle(stream.stats, metadata=metadata)
             raise CellFailed(str(outcome.error))
+        if not outcome.text:
+            view.settle(stream.stats, metadata={**metadata, "status": "empty"})
+            raise CellFailed(str(no_text_error(model, stream.stats.finish_reason)))
         self._deliver(request, view, outcome.text, stream.stats, metadata)
         if request.chat is not None:
             self.chats.setdefault(request.chat, Conversation()).record(

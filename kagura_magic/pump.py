@@ -1,21 +1,31 @@
 """Move text from a stream to a view, on time, and stop cleanly.
 
-The network read happens on a worker thread; the view is driven from the
-calling thread. That split gives two things a single loop cannot:
+The network read happens on a background asyncio loop; the view is driven
+from the calling thread. That split gives three things a single loop cannot:
 
 * a coalesced frame is shown on time even when the provider pauses (the
-  caller waits on the queue only until the view's next frame is due), and
+  caller waits on the queue only until the view's next frame is due),
 * every widget or terminal write happens on the thread that runs the cell,
-  which is where ipykernel routes output to the right cell.
+  which is where ipykernel routes output to the right cell, and
+* an interrupt closes the connection at once, even while the provider sends
+  nothing (before the first token, a stall, keep-alive comments while a model
+  thinks): cancelling the read task ends a blocked network wait, which a
+  thread blocked in a sync read would only notice at the next chunk or the
+  read timeout, leaving the request running (and billed) meanwhile.
 
 On Ctrl-C / kernel interrupt the calling thread gets ``KeyboardInterrupt``
-(it is the main thread, blocked in an interruptible ``Queue.get``); the
-worker is told to stop and closes the HTTP response itself, since a
-generator may only be closed by the thread running it.
+(it is the main thread, blocked in an interruptible ``Queue.get``) and
+cancels the read task, which closes the HTTP response as it unwinds.
+
+One loop serves every stream, on a daemon thread started on first use:
+litellm caches its async HTTP clients per event loop, so a loop per call
+would leave clients tied to closed loops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 from dataclasses import dataclass
@@ -26,7 +36,7 @@ from kagura_magic.errors import AgentError
 from kagura_magic.sigint import Handler, sigint_handler
 
 _END = object()
-STOP_GRACE = 1.0  # seconds to wait for the worker to close the connection
+STOP_GRACE = 1.0  # seconds to wait for the reader to close the connection
 
 
 class View(Protocol):
@@ -48,29 +58,52 @@ class Outcome:
         return self.error is None and not self.interrupted
 
 
-class _Worker(threading.Thread):
+_io_loop: asyncio.AbstractEventLoop | None = None
+_io_loop_lock = threading.Lock()
+
+
+def io_loop() -> asyncio.AbstractEventLoop:
+    """The loop streams are read on (see the module docstring)."""
+    global _io_loop
+    with _io_loop_lock:
+        if _io_loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="kagura-io", daemon=True).start()
+            _io_loop = loop
+        return _io_loop
+
+
+class _Reader:
+    """Reads an ``AsyncTextStream`` on the I/O loop into a queue the calling thread drains."""
+
     def __init__(self, stream: Any) -> None:
-        super().__init__(name="kagura-stream", daemon=True)
         self.stream = stream
         self.pieces: queue.Queue[Any] = queue.Queue()
-        self.stop_requested = threading.Event()
         self.error: BaseException | None = None
+        self.done = threading.Event()
+        self._task = asyncio.run_coroutine_threadsafe(self._read(), io_loop())
 
-    def run(self) -> None:
+    async def _read(self) -> None:
         try:
-            for piece in self.stream:
-                if self.stop_requested.is_set():
-                    break
+            async for piece in self.stream:
                 self.pieces.put(piece)
+        except asyncio.CancelledError:
+            pass  # stop() asked for it: the stream closed its response while unwinding
         except BaseException as exc:  # handed to the calling thread, which reports it
             self.error = exc
         finally:
-            self.stream.close()
+            with contextlib.suppress(BaseException):
+                await self.stream.aclose()
             self.pieces.put(_END)
+            self.done.set()
+
+    def stop(self) -> None:
+        """Cancel the read wherever it waits; safe from any thread."""
+        self._task.cancel()
 
 
 def pump(stream: Any, view: View) -> Outcome:
-    """Feed ``stream`` (a ``TextStream``) into ``view`` until it ends, fails or is interrupted.
+    """Feed ``stream`` (an ``AsyncTextStream``) into ``view`` until it ends, fails or is interrupted.
 
     While streaming, SIGINT raises ``KeyboardInterrupt`` as before and is also
     noted. Python runs a signal handler at the next bytecode boundary, wherever
@@ -93,14 +126,13 @@ def pump(stream: Any, view: View) -> Outcome:
 
 
 def _pump(stream: Any, view: View, interrupted: threading.Event) -> Outcome:
-    worker = _Worker(stream)
-    worker.start()
+    reader = _Reader(stream)
     try:
         while True:
             if interrupted.is_set():  # a Ctrl-C whose KeyboardInterrupt something swallowed
                 raise KeyboardInterrupt
             try:
-                item = worker.pieces.get(timeout=view.due_in())
+                item = reader.pieces.get(timeout=view.due_in())
             except queue.Empty:
                 view.flush(stream.stats)
                 continue
@@ -112,25 +144,25 @@ def _pump(stream: Any, view: View, interrupted: threading.Event) -> Outcome:
             if view.due_in() == 0:
                 view.flush(stream.stats)
     except KeyboardInterrupt:
-        worker.stop_requested.set()
-        worker.join(STOP_GRACE)
-        _drain(worker, view, stream)
+        reader.stop()
+        reader.done.wait(STOP_GRACE)
+        _drain(reader, view, stream)
         view.flush(stream.stats)
         return Outcome(stream.text, interrupted=True)
-    worker.join(STOP_GRACE)
+    reader.done.wait(STOP_GRACE)
     view.flush(stream.stats)
-    if isinstance(worker.error, AgentError):
-        return Outcome(stream.text, error=worker.error)
-    if worker.error is not None:
-        raise worker.error
+    if isinstance(reader.error, AgentError):
+        return Outcome(stream.text, error=reader.error)
+    if reader.error is not None:
+        raise reader.error
     return Outcome(stream.text)
 
 
-def _drain(worker: _Worker, view: View, stream: Any) -> None:
+def _drain(reader: _Reader, view: View, stream: Any) -> None:
     """Show pieces that arrived before the interrupt took effect: what was streamed is kept."""
     while True:
         try:
-            item = worker.pieces.get_nowait()
+            item = reader.pieces.get_nowait()
         except queue.Empty:
             return
         if item is _END:

@@ -10,10 +10,29 @@ must survive:
 ``flaky-429``   429 (with Retry-After: 0) for the first ``flaky_failures`` requests, then ``ok``
 ``drop``        a few chunks, then the socket is cut inside the chunked body
 ``drop-eof``    a few chunks in an unchunked body, then a clean close (silent truncation)
-``stall``       a few chunks, then silence for ``stall_seconds``
+``stall``       a few chunks, then silence for ``stall_seconds`` (or until the client leaves)
 ``malformed``   a few chunks, then a line that is not JSON
 ``slow``        like ``ok`` but ``slow_delay`` seconds between chunks (for cancellation)
 ``answer``      stream ``server.answer`` (set by the test) instead of the prompt
+
+Faults of real providers and proxies, for the error messages and retry rules:
+
+``retry-after-S``       429 with ``Retry-After: S`` (seconds) ``flaky_failures`` times, then ``ok``
+``retry-after-date-S``  the same with an HTTP-date S seconds ahead (on a whole second)
+``retry-after-ms-N``    the same with only ``retry-after-ms: N`` (what OpenAI also sends)
+``silent``              200 and SSE headers, then nothing for ``stall_seconds`` (or until the client leaves)
+``html-502``            nginx's HTML "502 Bad Gateway" page
+``cloudflare-502``      a Cloudflare error page: a long HTML page whose ``<title>`` names the site
+``html-404``            an HTML 404 page (a web server that is not the API: wrong --api-base)
+``detail-404``          ``{"detail": "Not Found"}`` (vLLM/FastAPI when the URL lacks /v1)
+``validation-422``      FastAPI's validation error list
+``traceback-500``       a JSON error whose message is a Python traceback
+``quota-429``           OpenAI's ``insufficient_quota`` 429 (billing, not a rate)
+``forbidden-403``       OpenAI's 403 for an unsupported region
+``inband-N``            200 and SSE headers, then an in-band ``{"error": {..., "code": N}}`` event first
+``split-surrogate``     an emoji's two UTF-16 halves in two chunks (a proxy cutting by UTF-16 length)
+``no-text-R``           a stream without any text that ends with finish_reason R (tool_calls, length...)
+``filtered``            a few words, then finish_reason content_filter
 
 Every request and every client disconnect is recorded, so tests can assert
 that cancelling a stream really closed the connection.
@@ -22,14 +41,42 @@ that cancelling a stream really closed the connection.
 from __future__ import annotations
 
 import json
+import math
 import re
+import select
 import socket
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _PIECE = re.compile(r"\s*\S{1,4}|\s+")
+
+_NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0 (Ubuntu)</center>\r\n"
+    "</body>\r\n</html>\r\n" + "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n" * 6
+)
+_CLOUDFLARE_STYLES = 40 * '<link rel="stylesheet" id="cf_styles-css" href="/cdn-cgi/styles/main.css" />'
+_CLOUDFLARE_502 = (
+    '<!DOCTYPE html>\n<!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->\n'
+    '<html lang="en-US"><head><title>api.example.com | 502: Bad gateway</title>'
+    '<meta charset="UTF-8" /><meta name="robots" content="noindex, nofollow" />'
+    + _CLOUDFLARE_STYLES
+    + '</head><body><div id="cf-wrapper"><h1>Bad gateway</h1><span class="code-label">Error code 502</span>'
+    "</div></body></html>"
+)
+_APACHE_404 = (
+    '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found</title>\n'
+    "</head><body>\n<h1>Not Found</h1>\n"
+    "<p>The requested URL was not found on this server.</p>\n</body></html>\n"
+)
+_HTML_PAGES = {
+    "html-502": (502, _NGINX_502),
+    "cloudflare-502": (502, _CLOUDFLARE_502),
+    "html-404": (404, _APACHE_404),
+}
 
 
 class OpenAIServer(ThreadingHTTPServer):
@@ -46,6 +93,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.slow_delay = 0.05
         self.stall_seconds = 5.0
         self.answer = ""
+        self.arrivals: list[tuple[str, float]] = []  # (scenario, time.monotonic()) of every request
         self.lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -70,6 +118,7 @@ class OpenAIServer(ThreadingHTTPServer):
     def record(self, body: dict[str, Any]) -> int:
         with self.lock:
             self.requests.append(body)
+            self.arrivals.append((str(body.get("model", "ok")), time.monotonic()))
             return len(self.requests)
 
     def count_scenario(self, scenario: str) -> int:
@@ -113,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         if scenario == "flaky-429" and self.server.count_scenario(scenario) <= self.server.flaky_failures:
             self._error(429, headers={"Retry-After": "0"})
             return
+        if self._provider_fault(scenario):
+            return
         text = self.server.answer if scenario == "answer" else _last_user_text(body)
         if not body.get("stream"):
             self._complete(text, body)
@@ -144,9 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
         elif scenario == "stall":
-            deadline = time.monotonic() + self.server.stall_seconds
-            while time.monotonic() < deadline:
-                time.sleep(0.05)
+            self._wait_for_disconnect(self.server.stall_seconds)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
         elif scenario == "malformed":
@@ -154,6 +203,101 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+    def _provider_fault(self, scenario: str) -> bool:
+        """The faults of real providers and proxies (see the module docstring); False if none."""
+        if scenario.startswith("retry-after-"):
+            if self.server.count_scenario(scenario) > self.server.flaky_failures:
+                return False  # then answer normally
+            value = scenario.removeprefix("retry-after-")
+            if value.startswith("date-"):
+                when = math.ceil(time.time()) + float(value.removeprefix("date-"))
+                headers = {"Retry-After": formatdate(when, usegmt=True)}
+            elif value.startswith("ms-"):
+                headers = {"retry-after-ms": value.removeprefix("ms-")}
+            else:
+                headers = {"Retry-After": value}
+            self._error(429, headers=headers)
+        elif scenario == "split-surrogate":
+            self._stream_events([{"content": "A\ud83c"}, {"content": "\udf89B"}], "stop")
+        elif scenario == "filtered":
+            self._stream_events([{"content": "I was starting "}, {"content": "to say"}], "content_filter")
+        elif scenario.startswith("no-text-"):
+            self._stream_events([], scenario.removeprefix("no-text-"))
+        elif scenario == "silent":
+            self._start_stream()
+            self._wait_for_disconnect(self.server.stall_seconds)
+            self.close_connection = True
+        elif scenario in _HTML_PAGES:
+            status, page = _HTML_PAGES[scenario]
+            self._send_body(status, page.encode(), "text/html")
+        elif scenario == "detail-404":
+            self._send_body(404, b'{"detail":"Not Found"}')
+        elif scenario == "validation-422":
+            detail = [{"loc": ["body", "messages", 0, "content"], "msg": "field required", "type": "missing"}]
+            self._send_body(422, json.dumps({"detail": detail}).encode())
+        elif scenario == "traceback-500":
+            trace = (
+                "Traceback (most recent call last):\n"
+                '  File "/app/server.py", line 42, in handle\n'
+                "    raise RuntimeError('boom')\n"
+                "RuntimeError: CUDA out of memory"
+            )
+            self._send_json_error(500, {"message": trace, "type": "server_error", "code": None})
+        elif scenario == "quota-429":
+            message = "You exceeded your current quota, please check your plan and billing details."
+            error = {"message": message, "type": "insufficient_quota", "code": "insufficient_quota"}
+            self._send_json_error(429, error)
+        elif scenario == "forbidden-403":
+            message = "Country, region, or territory not supported"
+            code = "unsupported_country_region_territory"
+            error = {"message": message, "type": "request_forbidden", "code": code}
+            self._send_json_error(403, error)
+        elif scenario.startswith("inband-"):
+            code = int(scenario.removeprefix("inband-"))
+            messages = {
+                400: "Your request was rejected by the safety system.",
+                503: "Model is overloaded, please retry.",
+            }
+            kind = "invalid_request_error" if code < 500 else "server_error"
+            self._start_stream()
+            error = {"message": messages.get(code, "Error."), "type": kind, "code": code}
+            self._send_event({"error": error})
+            self._send_raw(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        else:
+            return False
+        return True
+
+    def _stream_events(self, deltas: list[dict[str, Any]], finish_reason: str) -> None:
+        body = {"model": "fault"}
+        self._start_stream()
+        self._send_event(_chunk(body, {"role": "assistant", "content": ""}))
+        for delta in deltas:
+            self._send_event(_chunk(body, delta))
+        self._send_event(_chunk(body, {}, finish_reason=finish_reason))
+        self._send_raw(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _wait_for_disconnect(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                self.server.note_disconnect()
+                return
+
+    def _send_json_error(self, status: int, error: dict[str, Any]) -> None:
+        self._send_body(status, json.dumps({"error": error}).encode())
+
+    def _send_body(self, status: int, payload: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     # -- wire helpers ------------------------------------------------------
     def _error(self, status: int, headers: dict[str, str] | None = None) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 from kagura_magic.providers.demo_answers import ANSWERS
+from tests.openai_server import OpenAIServer
 
 
 def kagura(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess[str]:
@@ -102,3 +104,19 @@ def test_help_explains_the_terminal_behaviour() -> None:
     text = build_parser().format_help()
     for words in ("--plain", "--quiet", "NO_COLOR", "stdin", "130"):
         assert words in text
+
+
+def test_an_answer_without_text_says_why_and_fails(openai_server: OpenAIServer) -> None:
+    env = {**os.environ, "OPENAI_API_KEY": "sk-cli-test"}
+    base = openai_server.api_base
+    result = kagura("-m", "openai/no-text-length", "--api-base", base, "hi", env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "token limit" in result.stderr and "--max-tokens" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_content_filter_cut_is_on_the_status_line(openai_server: OpenAIServer) -> None:
+    env = {**os.environ, "OPENAI_API_KEY": "sk-cli-test"}
+    result = kagura("-m", "openai/filtered", "--api-base", openai_server.api_base, "hi", env=env)
+    assert result.stdout == "I was starting to say\n"
+    assert "content filter" in result.stderr

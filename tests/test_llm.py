@@ -356,3 +356,32 @@ import os; print("LOCAL", os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["ERR", "AuthenticationError", "LOCAL", "True"]
     assert result.stderr == ""
+
+
+# -- text the way it arrives ------------------------------------------------------------
+def test_an_emoji_split_between_two_chunks_arrives_whole(openai_server: OpenAIServer) -> None:
+    """JSON carries an emoji as two UTF-16 halves; a proxy may put them in two chunks.
+
+    A lone half cannot be encoded as UTF-8: printing or sending it would fail.
+    """
+    stream = llm.call_llm_stream_sync("hi", local(openai_server, "split-surrogate"))
+    pieces = list(stream)
+    assert "".join(pieces) == stream.text == "A\U0001f389B"
+    assert all(piece.encode("utf-8") for piece in pieces)
+
+
+@pytest.mark.parametrize(
+    ("finish", "words"),
+    [
+        ("tool_calls", "tool call"),
+        ("length", "--max-tokens"),
+        ("content_filter", "content filter"),
+        ("stop", "empty answer"),
+    ],
+)
+def test_an_answer_without_text_is_explained(openai_server: OpenAIServer, finish: str, words: str) -> None:
+    """The API returns the empty text as it is; views show why it is empty."""
+    stream = llm.call_llm_stream_sync("hi", local(openai_server, f"no-text-{finish}"))
+    assert list(stream) == [] and stream.stats.finish_reason == finish
+    message = str(llm.no_text_error(stream.model, finish))
+    assert words in message and len(message.splitlines()) == 2

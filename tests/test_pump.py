@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from kagura_magic.config import LLMConfig
-from kagura_magic.llm import call_llm_stream_sync
+from kagura_magic.llm import call_llm_stream
 from kagura_magic.pump import pump
+from tests.openai_server import OpenAIServer
 
 TEXT = " ".join(f"word{i}" for i in range(400))
 
@@ -45,7 +48,7 @@ def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_stream() -> None:
     """Python prints "Exception ignored" for an exception raised in ``__del__`` and goes on;
     litellm's objects have finalizers, so a real Ctrl-C can land there. It still stops."""
     view = _SwallowingView()
-    stream = call_llm_stream_sync(TEXT, LLMConfig(model="demo/echo", extra={"tokens_per_second": 200}))
+    stream = call_llm_stream(TEXT, LLMConfig(model="demo/echo", extra={"tokens_per_second": 200}))
     outcome = pump(stream, view)
     assert outcome.interrupted
     assert len(view.pieces) < 50, "stopped soon after the interrupt, not at the end of the answer"
@@ -55,6 +58,61 @@ def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_stream() -> None:
 @pytest.mark.usefixtures("sigint_raises")
 def test_the_sigint_handler_is_restored_after_streaming() -> None:
     before = signal.getsignal(signal.SIGINT)
-    stream = call_llm_stream_sync("short", LLMConfig(model="demo/echo", extra={"tokens_per_second": 0}))
+    stream = call_llm_stream("short", LLMConfig(model="demo/echo", extra={"tokens_per_second": 0}))
     outcome = pump(stream, _SwallowingView())
     assert outcome.ok and signal.getsignal(signal.SIGINT) is before
+
+
+class _RecordingView:
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+
+    def feed(self, piece: str, stats: Any = None) -> None:
+        self.pieces.append(piece)
+
+    def due_in(self) -> float | None:
+        return None
+
+    def flush(self, stats: Any = None) -> None:
+        pass
+
+
+def _interrupt_once_requested(server: OpenAIServer, requests: int) -> threading.Thread:
+    """SIGINT to the main thread once the server has the request (however long litellm's import took)."""
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def wait_then_interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while len(server.requests) < requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # well into the silence
+        signal.pthread_kill(main, signal.SIGINT)
+
+    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.usefixtures("sigint_raises")
+@pytest.mark.parametrize("scenario", ["silent", "stall"], ids=["before-first-token", "mid-answer-stall"])
+def test_ctrl_c_while_the_provider_is_silent_closes_the_connection_at_once(
+    openai_server: OpenAIServer, scenario: str
+) -> None:
+    """A model that thinks (or stalls) sends nothing: the interrupt must not wait for a chunk.
+
+    A read blocked on a thread only sees a stop request when the next chunk
+    or the read timeout comes, and meanwhile the provider keeps generating.
+    """
+    openai_server.stall_seconds = 30
+    config = LLMConfig(
+        model=f"openai/{scenario}", api_base=openai_server.api_base, api_key="sk-pump-test", timeout=60
+    )
+    view = _RecordingView()
+    _interrupt_once_requested(openai_server, len(openai_server.requests) + 1)
+    outcome = pump(call_llm_stream(TEXT, config), view)
+    assert outcome.interrupted
+    assert openai_server.disconnected.wait(3), "the connection closed at once, not after the 30 s silence"
+    assert outcome.text == "".join(view.pieces) and TEXT.startswith(outcome.text)
+    if scenario == "stall":
+        assert outcome.text, "what arrived before the silence is kept"
