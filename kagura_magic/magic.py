@@ -326,6 +326,10 @@ class AgentMagics(Magics):
                 value = formats.parse_json_answer(text)
             except formats.FormatError as error:
                 view.settle(stats, metadata={**metadata, "status": "invalid"})
+                if getattr(stats, "finish_reason", None) == "length":  # cut off, not badly asked
+                    raise CellFailed(
+                        f"{error.message}\nThe answer was cut off at the token limit: raise --max-tokens."
+                    ) from None
                 raise CellFailed(str(error)) from None
             pretty = formats.pretty_json(value)
             from kagura_magic.markdown import render

@@ -33,6 +33,7 @@ Faults of real providers and proxies, for the error messages and retry rules:
 ``split-surrogate``     an emoji's two UTF-16 halves in two chunks (a proxy cutting by UTF-16 length)
 ``no-text-R``           a stream without any text that ends with finish_reason R (tool_calls, length...)
 ``filtered``            a few words, then finish_reason content_filter
+``cut-json``            the start of a JSON object, then finish_reason length (max_tokens reached)
 
 Every request and every client disconnect is recorded, so tests can assert
 that cancelling a stream really closed the connection.
@@ -222,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream_events([{"content": "A\ud83c"}, {"content": "\udf89B"}], "stop")
         elif scenario == "filtered":
             self._stream_events([{"content": "I was starting "}, {"content": "to say"}], "content_filter")
+        elif scenario == "cut-json":
+            self._stream_events([{"content": '{"rows": 3, "note": "unfini'}], "length")
         elif scenario.startswith("no-text-"):
             self._stream_events([], scenario.removeprefix("no-text-"))
         elif scenario == "silent":

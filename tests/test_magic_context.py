@@ -114,6 +114,17 @@ def test_format_json_invalid_is_a_clear_error(kernel: Kernel) -> None:
     assert "not valid JSON" in run.error["traceback"][0]
 
 
+def test_format_json_cut_at_the_token_limit_says_so(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    """Invalid JSON because the answer was cut off is not the prompt's fault."""
+    kernel.execute("import os; os.environ['OPENAI_API_KEY'] = 'sk-kernel-test-json'")
+    base = openai_server.api_base
+    run = kernel.execute(f"%%agent -m openai/cut-json --api-base {base} --no-history -f json\ngive me json")
+    kernel.execute("del os.environ['OPENAI_API_KEY']")
+    assert run.status == "error"
+    message = "\n".join(run.error["traceback"])
+    assert "not valid JSON" in message and "--max-tokens" in message and "Traceback" not in message
+
+
 def test_format_html_is_sanitised(kernel: Kernel) -> None:
     payload = (
         "<h3>Title</h3><b>bold</b><script>window.__xss_fired=1</script>"
