@@ -140,6 +140,8 @@ def open_display_math(complete: str) -> tuple[int, int] | None:
     other blocks (``+ 2ab`` a list): all of it may yet become one math block.
     A blank line or a closing line after it decides it.
     """
+    if "$$" not in complete and "\\[" not in complete:
+        return None  # the common case, at the cost of a substring search
     lines = complete.split("\n")[:-1]
     for token in block_tokens(complete):
         if token.level != 0 or token.type != "paragraph_open" or token.map is None:
