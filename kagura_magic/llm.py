@@ -287,6 +287,7 @@ class _Request:
         self.stats = StreamStats(model=self.model)
         self._pieces: list[str] = []
         self._split_surrogate = ""  # the first half of a character whose second half is in the next chunk
+        self._streamed = False  # a chunk with a role or content came: the server did stream
 
     @property
     def text(self) -> str:
@@ -455,7 +456,10 @@ class _Request:
         choices = getattr(chunk, "choices", None) or []
         if not choices:
             return ""
-        content = getattr(choices[0].delta, "content", None) or ""
+        delta = choices[0].delta
+        content = getattr(delta, "content", None)
+        self._streamed = self._streamed or content is not None or getattr(delta, "role", None) is not None
+        content = content or ""
         piece, self._split_surrogate = self._split_surrogate + content, ""
         if _ends_in_high_surrogate(piece):  # its other half comes with the next chunk
             piece, self._split_surrogate = piece[:-1], piece[-1]
@@ -472,6 +476,14 @@ class _Request:
         finish = getattr(wrapper, "received_finish_reason", None) or getattr(
             wrapper, "intermittent_finish_reason", None
         )
+        if finish is None and not self._streamed:
+            # Only litellm's own empty chunks: the body was no event stream (a JSON
+            # answer from a proxy that ignores "stream", an HTML page, nothing).
+            raise LLMConnectionError(
+                f"{self.model} answered without streaming: its response had no server-sent events.",
+                "Check --api-base: it should be an OpenAI-compatible URL that streams (often ending in /v1).",
+                model=self.model,
+            )
         if finish is None:
             # litellm ends a cut connection as if complete, and even adds a
             # synthetic "stop"; only these attributes tell the truth.

@@ -34,6 +34,7 @@ Faults of real providers and proxies, for the error messages and retry rules:
 ``no-text-R``           a stream without any text that ends with finish_reason R (tool_calls, length...)
 ``filtered``            a few words, then finish_reason content_filter
 ``cut-json``            the start of a JSON object, then finish_reason length (max_tokens reached)
+``not-streamed``        a complete JSON answer although a stream was asked for (a proxy that ignores it)
 
 Every request and every client disconnect is recorded, so tests can assert
 that cancelling a stream really closed the connection.
@@ -166,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._provider_fault(scenario):
             return
         text = self.server.answer if scenario == "answer" else _last_user_text(body)
-        if not body.get("stream"):
+        if not body.get("stream") or scenario == "not-streamed":
             self._complete(text, body)
             return
         pieces = _PIECE.findall(text)
