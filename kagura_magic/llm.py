@@ -819,12 +819,6 @@ _LITELLM_PREFIX = re.compile(r"^(litellm\.)?\w*(Error|Exception)\s*[:-]\s*", re.
 _KEYLIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-*]{6,}")
 
 
-def _short_detail(exc: BaseException, secrets: list[str]) -> str:
-    """The provider's own words, without litellm's prefixes, links, markup, reprs or any key."""
-    words, title = _exception_words(exc, secrets)
-    return words or title or type(exc).__name__
-
-
 def _status_code(exc: BaseException) -> int | None:
     code = getattr(exc, "status_code", None)
     return code if isinstance(code, int) else None
@@ -902,48 +896,6 @@ def _retry_after_seconds(exc: BaseException) -> float | None:
             if seconds is not None:
                 return seconds
     return None
-
-
-# -- token budgets (used to trim conversation history) ----------------------------
-DEFAULT_CONTEXT_WINDOW = 16_000
-
-
-def context_window(model: str) -> int:
-    """Input tokens the model accepts; a conservative default when litellm doesn't know."""
-    lit = load_litellm()
-    try:
-        info = lit.get_model_info(model)
-    except Exception:
-        return DEFAULT_CONTEXT_WINDOW
-    return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_CONTEXT_WINDOW)
-
-
-def count_tokens(model: str, messages: list[Message]) -> int:
-    """Tokens ``messages`` take for ``model`` (litellm's tokenizer; ~4 chars a token if it fails)."""
-    lit = load_litellm()
-    try:
-        return int(lit.token_counter(model=model, messages=messages))
-    except Exception:
-        return sum(len(str(m.get("content", ""))) for m in messages) // 4 + 4 * len(messages)
-
-
-def list_models(provider: str | None = None) -> list[tuple[str, int | None, float | None]]:
-    """Known chat models: (name, context tokens, USD per million output tokens), demo first."""
-    from kagura_magic.providers import demo
-
-    lit = load_litellm()
-    rows: list[tuple[str, int | None, float | None]] = []
-    for name, info in sorted(lit.model_cost.items()):
-        if not isinstance(info, dict) or info.get("mode") != "chat" or name == "sample_spec":
-            continue
-        owner = info.get("litellm_provider", "")
-        if provider and provider not in (owner, name.split("/", 1)[0]):
-            continue
-        price = info.get("output_cost_per_token")
-        context = info.get("max_input_tokens") or info.get("max_tokens")
-        rows.append((name, context, None if price is None else price * 1_000_000))
-    rows.sort(key=lambda row: (not row[0].startswith(f"{demo.PROVIDER}/"), row[0]))
-    return rows
 
 
 # -- what went wrong, in the provider's words: statuses, bodies, Retry-After --------
@@ -1182,3 +1134,45 @@ def _retry_after_from(headers: Any) -> float | None:
             when = when.replace(tzinfo=timezone.utc)
         return max(when.timestamp() - time.time(), 0.0)
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# -- token budgets (used to trim conversation history) ----------------------------
+DEFAULT_CONTEXT_WINDOW = 16_000
+
+
+def context_window(model: str) -> int:
+    """Input tokens the model accepts; a conservative default when litellm doesn't know."""
+    lit = load_litellm()
+    try:
+        info = lit.get_model_info(model)
+    except Exception:
+        return DEFAULT_CONTEXT_WINDOW
+    return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_CONTEXT_WINDOW)
+
+
+def count_tokens(model: str, messages: list[Message]) -> int:
+    """Tokens ``messages`` take for ``model`` (litellm's tokenizer; ~4 chars a token if it fails)."""
+    lit = load_litellm()
+    try:
+        return int(lit.token_counter(model=model, messages=messages))
+    except Exception:
+        return sum(len(str(m.get("content", ""))) for m in messages) // 4 + 4 * len(messages)
+
+
+def list_models(provider: str | None = None) -> list[tuple[str, int | None, float | None]]:
+    """Known chat models: (name, context tokens, USD per million output tokens), demo first."""
+    from kagura_magic.providers import demo
+
+    lit = load_litellm()
+    rows: list[tuple[str, int | None, float | None]] = []
+    for name, info in sorted(lit.model_cost.items()):
+        if not isinstance(info, dict) or info.get("mode") != "chat" or name == "sample_spec":
+            continue
+        owner = info.get("litellm_provider", "")
+        if provider and provider not in (owner, name.split("/", 1)[0]):
+            continue
+        price = info.get("output_cost_per_token")
+        context = info.get("max_input_tokens") or info.get("max_tokens")
+        rows.append((name, context, None if price is None else price * 1_000_000))
+    rows.sort(key=lambda row: (not row[0].startswith(f"{demo.PROVIDER}/"), row[0]))
+    return rows
