@@ -27,10 +27,12 @@ What is *not* decided inside a block is a link reference (``[x][ref]`` before
 ``[ref]: …``) or a footnote reference before its definition. Each block is
 parsed with an env that records labels looked up in vain; such a block is held
 (with everything after it, commits being in order) until a later block defines
-the label. Holding costs no re-parsing: new blocks are checked one at a time,
-and held ones are committed only when a definition they wait for arrives. To
-keep bytes on the wire linear when a definition never comes, a long held run
-is committed anyway (``HOLD_LIMIT``, much shorter for a bare ``[word]``), and
+the label. Committing costs no re-parsing: new blocks are checked one at a
+time, and held ones are committed only when a definition they wait for arrives.
+Shown, held blocks are rendered again with the open block on each snapshot, so
+a definition at the very end (which starts no block) shows at once. To keep
+bytes on the wire and that work linear when a definition never comes, a long
+held run is committed anyway (``HOLD_LIMIT``, much shorter for a bare ``[word]``), and
 ``finish`` falls back to one full render if a missed label is defined after all.
 
 Footnote definitions are rendered at the very end of the document, so
