@@ -30,8 +30,10 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timezone
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from kagura_magic.config import LLMConfig, is_secret_name
 from kagura_magic.errors import (
@@ -953,7 +955,6 @@ def _error_status(chain: list[BaseException]) -> tuple[int | None, bool]:
 
 
 def _reason(status: int) -> str:
-
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
@@ -1032,7 +1033,6 @@ def _validation_error(item: object) -> str:
 
 def _summarise(text: str) -> tuple[str, str]:
     """(one line of text, an HTML page's title): never markup, a traceback or a repr."""
-
     text = text.strip()
     if text.startswith("<") and _HTML_PAGE.search(text):
         match = _HTML_TITLE.search(text)
@@ -1060,8 +1060,6 @@ def _names_the_model(words: str, chain: list[BaseException]) -> bool:
 
 
 def _endpoint_hint(api_base: str | None) -> str:
-    from urllib.parse import urlsplit
-
     shown = ""
     if api_base:
         parts = urlsplit(api_base)  # no user, password or query: they may hold a key
@@ -1100,15 +1098,12 @@ def _rate_limit_hint(exc: BaseException) -> str | None:
     wait = _retry_after_seconds(exc)
     if not wait:
         return None
-
     pause = f"{math.ceil(wait)} s" if wait < 120 else f"{math.ceil(wait / 60)} min"
     return f"The provider asks to wait {pause}; run the cell again then, or use a model with a higher limit."
 
 
 def _retry_after_from(headers: Any) -> float | None:
     """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP-date); None if absent."""
-    from datetime import timezone
-
     if not headers:
         return None
     try:
