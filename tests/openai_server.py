@@ -53,6 +53,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from kagura_magic.config import LLMConfig
+
 _PIECE = re.compile(r"\s*\S{1,4}|\s+")
 
 _NGINX_502 = (
@@ -79,6 +81,16 @@ _HTML_PAGES = {
     "cloudflare-502": (502, _CLOUDFLARE_502),
     "html-404": (404, _APACHE_404),
 }
+
+
+TEST_KEY = "sk-test-SECRET-value-0123456789"
+"""The API key tests send; errors and logs must never show it."""
+
+
+def local_config(server: OpenAIServer, scenario: str, **fields: object) -> LLMConfig:
+    """A config that asks ``server`` for ``scenario``, retrying fast."""
+    settings = {"api_key": TEST_KEY, "retry_backoff": 0.01, **fields}
+    return LLMConfig(model=f"openai/{scenario}", api_base=server.api_base, **settings)
 
 
 class OpenAIServer(ThreadingHTTPServer):

@@ -24,9 +24,9 @@ from kagura_magic.errors import (
     RateLimitError,
     UnknownModelError,
 )
-from tests.openai_server import OpenAIServer
+from tests.openai_server import TEST_KEY, OpenAIServer, local_config
 
-SECRET = "sk-test-SECRET-value-0123456789"
+SECRET = TEST_KEY
 PROMPT = "Streaming works when every piece arrives in order, one after another."
 
 
@@ -34,9 +34,7 @@ def demo(model: str = "demo/echo", **extra: object) -> LLMConfig:
     return LLMConfig(model=model, extra={"tokens_per_second": 0, **extra})
 
 
-def local(server: OpenAIServer, scenario: str, **fields: object) -> LLMConfig:
-    settings = {"api_key": SECRET, "retry_backoff": 0.01, **fields}
-    return LLMConfig(model=f"openai/{scenario}", api_base=server.api_base, **settings)
+local = local_config
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from kagura_magic import llm
-from kagura_magic.config import LLMConfig
 from kagura_magic.errors import (
     AgentError,
     AuthenticationError,
@@ -21,15 +20,13 @@ from kagura_magic.errors import (
     RateLimitError,
     UnknownModelError,
 )
-from tests.openai_server import OpenAIServer
+from tests.openai_server import TEST_KEY, OpenAIServer, local_config
 
-SECRET = "sk-test-SECRET-value-0123456789"
+SECRET = TEST_KEY
 PROMPT = "Retries happen before the first token only."
 
 
-def local(server: OpenAIServer, scenario: str, **fields: object) -> LLMConfig:
-    settings = {"api_key": SECRET, "retry_backoff": 0.01, **fields}
-    return LLMConfig(model=f"openai/{scenario}", api_base=server.api_base, **settings)
+local = local_config
 
 
 def fail(server: OpenAIServer, scenario: str, **fields: object) -> AgentError:
