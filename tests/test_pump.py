@@ -12,7 +12,7 @@ import pytest
 from kagura_magic.config import LLMConfig
 from kagura_magic.llm import call_llm_stream
 from kagura_magic.pump import pump
-from tests.openai_server import OpenAIServer
+from tests.openai_server import OpenAIServer, local_config
 
 TEXT = " ".join(f"word{i}" for i in range(400))
 
@@ -24,22 +24,29 @@ class _Finalizer:
         signal.raise_signal(signal.SIGINT)  # the handler runs here; its KeyboardInterrupt is dropped
 
 
-class _SwallowingView:
-    """A plain view, except that its third piece drops an object with a finalizer."""
+class _RecordingView:
+    """A view that keeps the pieces it is fed and draws no frames."""
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
 
     def feed(self, piece: str, stats: Any = None) -> None:
         self.pieces.append(piece)
-        if len(self.pieces) == 3:
-            _Finalizer()  # collected at once: SIGINT is handled inside __del__
 
     def due_in(self) -> float | None:
         return None
 
     def flush(self, stats: Any = None) -> None:
         pass
+
+
+class _SwallowingView(_RecordingView):
+    """A plain view, except that its third piece drops an object with a finalizer."""
+
+    def feed(self, piece: str, stats: Any = None) -> None:
+        super().feed(piece, stats)
+        if len(self.pieces) == 3:
+            _Finalizer()  # collected at once: SIGINT is handled inside __del__
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
@@ -61,20 +68,6 @@ def test_the_sigint_handler_is_restored_after_streaming() -> None:
     stream = call_llm_stream("short", LLMConfig(model="demo/echo", extra={"tokens_per_second": 0}))
     outcome = pump(stream, _SwallowingView())
     assert outcome.ok and signal.getsignal(signal.SIGINT) is before
-
-
-class _RecordingView:
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-
-    def feed(self, piece: str, stats: Any = None) -> None:
-        self.pieces.append(piece)
-
-    def due_in(self) -> float | None:
-        return None
-
-    def flush(self, stats: Any = None) -> None:
-        pass
 
 
 def _interrupt_once_requested(server: OpenAIServer, requests: int) -> threading.Thread:
@@ -105,9 +98,7 @@ def test_ctrl_c_while_the_provider_is_silent_closes_the_connection_at_once(
     or the read timeout comes, and meanwhile the provider keeps generating.
     """
     openai_server.stall_seconds = 30
-    config = LLMConfig(
-        model=f"openai/{scenario}", api_base=openai_server.api_base, api_key="sk-pump-test", timeout=60
-    )
+    config = local_config(openai_server, scenario, timeout=60)
     view = _RecordingView()
     _interrupt_once_requested(openai_server, len(openai_server.requests) + 1)
     outcome = pump(call_llm_stream(TEXT, config), view)
