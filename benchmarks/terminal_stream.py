@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from kagura_magic.terminal import LiveMarkdownView, Renderer
+from kagura_magic.views.terminal import LiveMarkdownView, Renderer
 
 COLUMNS, LINES = 80, 24
 PIECE = 4  # characters per streamed piece, about one token

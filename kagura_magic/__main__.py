@@ -104,12 +104,12 @@ def stream_answer(
     prompt: str, config: LLMConfig, model: str, quiet: bool = False, plain: bool = False
 ) -> int:
     """Stream into the terminal view; map every ending to an exit status."""
-    from kagura_magic.terminal import make_view
+    from kagura_magic.views.terminal import make_view
 
     view = make_view(model, plain_text=plain)
     view.start()  # the spinner turns while litellm is imported and the request goes out
     from kagura_magic.llm import call_llm_stream, no_text_error
-    from kagura_magic.pump import pump
+    from kagura_magic.views.pump import pump
 
     try:
         stream = call_llm_stream(prompt, config)
@@ -148,7 +148,7 @@ _RED, _YELLOW = "31", "33"
 
 def _say(message: str, colour: str) -> None:
     """The one closing message on stderr: what ended the answer, in colour where wanted."""
-    from kagura_magic.terminal import wants_color, write_all
+    from kagura_magic.views.terminal import wants_color, write_all
 
     lines = message.splitlines() or [message]
     if wants_color(sys.stderr):

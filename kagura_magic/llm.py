@@ -120,7 +120,7 @@ def warm_up() -> None:
     provider tables, logging objects and thread pool. Callers run it on a
     background thread (the extension does, when it loads).
     """
-    from kagura_magic.pump import io_loop
+    from kagura_magic.views.pump import io_loop
 
     async def one_request() -> None:
         config = LLMConfig(model="demo/echo", extra={"tokens_per_second": 0})

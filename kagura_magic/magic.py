@@ -275,7 +275,7 @@ class AgentMagics(Magics):
 
     def _ask(self, request: Request) -> None:
         from kagura_magic.llm import call_llm_stream, litellm_ready, no_text_error, preflight
-        from kagura_magic.pump import pump
+        from kagura_magic.views.pump import pump
 
         key = exchange_key(self._cell_id(), request.prompt)
         model = request.config.resolved_model()
@@ -358,14 +358,14 @@ class AgentMagics(Magics):
 
     def _make_view(self, model: str, verbatim: bool = False) -> Any:
         if self.view == "html":
-            from kagura_magic.display import HtmlUpdateView
+            from kagura_magic.views.notebook import HtmlUpdateView
 
             return HtmlUpdateView(model, verbatim=verbatim)
         if self._wants_widgets():
-            from kagura_magic.display import NotebookView
+            from kagura_magic.views.notebook import NotebookView
 
             return NotebookView(model, verbatim=verbatim)
-        from kagura_magic.terminal import MagicTerminalView
+        from kagura_magic.views.terminal import MagicTerminalView
 
         return MagicTerminalView(model)
 

@@ -86,7 +86,7 @@ def test_the_view_is_raw_when_piped_or_plain_and_live_on_a_terminal() -> None:
     import io
     import os
 
-    from kagura_magic.terminal import LiveMarkdownView, PlainStreamView, make_view
+    from kagura_magic.views.terminal import LiveMarkdownView, PlainStreamView, make_view
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

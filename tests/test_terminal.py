@@ -39,8 +39,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from kagura_magic.terminal import LiveMarkdownView, MagicTerminalView, Renderer, plain, write_all
-from kagura_magic.terminal._live import FRAME_INTERVAL, SCREEN_MARGIN
+from kagura_magic.views.terminal import LiveMarkdownView, MagicTerminalView, Renderer, plain, write_all
+from kagura_magic.views.terminal._live import FRAME_INTERVAL, SCREEN_MARGIN
 from tests.pty_harness import Cell, Picture, PtyRun, Terminal, kagura_argv, replay, run_on_pty
 
 
@@ -556,7 +556,7 @@ def test_no_byte_lost_when_the_writer_is_stopped_mid_write() -> None:
     """
     code = (
         "import sys, time\n"
-        "from kagura_magic.terminal import write_all\n"
+        "from kagura_magic.views.terminal import write_all\n"
         "for f in range(300):\n"
         "    write_all(sys.stdout, ''.join(f'{f:04d}-{j:02d}:' + 'x' * 60 + '\\n' for j in range(30)))\n"
         "    time.sleep(0.002)\n"

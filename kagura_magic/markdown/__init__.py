@@ -18,7 +18,8 @@ stream), ``_math`` (math rules), ``_stream`` (commit and hold), ``_heal``
 from __future__ import annotations
 
 from ._config import render
+from ._plain import PlainTextStream
 from ._stream import MarkdownStream
 from ._style import STYLESHEET, stylesheet_for
 
-__all__ = ["STYLESHEET", "MarkdownStream", "render", "stylesheet_for"]
+__all__ = ["STYLESHEET", "MarkdownStream", "PlainTextStream", "render", "stylesheet_for"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kagura_magic.display import settled_stylesheet, static_bundle, stylesheet
+from kagura_magic.views.notebook import settled_stylesheet, static_bundle, stylesheet
 from kagura_magic.markdown import render
 
 CODE_ANSWER = "Use this:\n\n```python\nimport pandas as pd\nprint(pd.__version__)\n```\n"

@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from kagura_magic.markdown import STYLESHEET, MarkdownStream, stylesheet_for
-from kagura_magic.plaintext import PlainTextStream
+from kagura_magic.markdown import PlainTextStream
 
 MIN_FRAME_INTERVAL = 1 / 30
 GROUP_SIZE = 8  # frozen widgets per box before nesting: a box's children list is re-sent on each change

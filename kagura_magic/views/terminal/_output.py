@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
 
-from kagura_magic.sigint import Handler, sigint_handler
+from kagura_magic.views._sigint import Handler, sigint_handler
 
 __all__ = ["write_all"]
 

@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from kagura_magic.errors import AgentError
-from kagura_magic.sigint import Handler, sigint_handler
+from kagura_magic.views._sigint import Handler, sigint_handler
 
 _END = object()
 STOP_GRACE = 1.0  # seconds to wait for the reader to close the connection

@@ -180,7 +180,7 @@ def _terminal_size(out: TextIO) -> tuple[int, int]:
 
 
 class LiveMarkdownView:
-    """The answer as live Markdown on a terminal; the pump drives it (see ``kagura_magic.pump``).
+    """The answer as live Markdown on a terminal; the pump drives it (see ``kagura_magic.views.pump``).
 
     ``size`` returns ``(columns, rows)``; it is read on every frame, so a
     resize (SIGWINCH) takes effect at the next frame without a signal handler

@@ -11,7 +11,7 @@ import pytest
 
 from kagura_magic.config import LLMConfig
 from kagura_magic.llm import call_llm_stream
-from kagura_magic.pump import pump
+from kagura_magic.views.pump import pump
 from tests.openai_server import OpenAIServer, local_config
 
 TEXT = " ".join(f"word{i}" for i in range(400))
