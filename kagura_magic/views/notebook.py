@@ -31,8 +31,7 @@ import html
 import time
 from typing import Any
 
-from kagura_magic.markdown import STYLESHEET, MarkdownStream, stylesheet_for
-from kagura_magic.markdown import PlainTextStream
+from kagura_magic.markdown import STYLESHEET, MarkdownStream, PlainTextStream, stylesheet_for
 
 MIN_FRAME_INTERVAL = 1 / 30
 GROUP_SIZE = 8  # frozen widgets per box before nesting: a box's children list is re-sent on each change
