@@ -33,12 +33,12 @@ NAIVE_VIEW = """
 import ipywidgets, time
 from IPython.display import display
 from kagura_magic.config import LLMConfig
-from kagura_magic.llm import call_llm_stream_sync
+from kagura_magic.llm import call_llm_stream
 from kagura_magic.markdown import render
 _w = ipywidgets.HTML()
 display(_w)
 _text = ""
-for _piece in call_llm_stream_sync(_answer, LLMConfig(model="demo/echo", extra={"tokens_per_second": 0})):
+for _piece in call_llm_stream(_answer, LLMConfig(model="demo/echo", extra={"tokens_per_second": 0})):
     _text += _piece
     _w.value = render(_text)
 """

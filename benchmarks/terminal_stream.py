@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
+from kagura_magic.views import Outcome
 from kagura_magic.views.terminal import LiveMarkdownView, Renderer
 
 COLUMNS, LINES = 80, 24
@@ -200,7 +201,7 @@ def run_ours(text: str, tokens_per_second: float) -> Result:
         if view.due_in() == 0:
             view.flush()
     fed = len(text)
-    view.settle()
+    view.settle(Outcome("complete", view.text))
     return Result(out.bytes, time.process_time() - start, view.frames, shown)
 
 

@@ -14,27 +14,98 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+_ERRORS = (
+    "AgentError",
+    "ConfigurationError",
+    "TemplateError",
+    "FormatError",
+    "MissingAPIKeyError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "UnknownModelError",
+    "RateLimitError",
+    "QuotaExceededError",
+    "ContextWindowError",
+    "LLMTimeoutError",
+    "LLMConnectionError",
+    "IncompleteStreamError",
+    "ProviderError",
+    "StreamingNotSupportedError",
+)
 _EXPORTS = {
     "LLMConfig": "kagura_magic.config",
-    "AgentError": "kagura_magic.errors",
     "LLMResponse": "kagura_magic.llm",
     "StreamStats": "kagura_magic.llm",
+    "AsyncTextStream": "kagura_magic.llm",
+    "TextStream": "kagura_magic.llm",
     "call_llm": "kagura_magic.llm",
     "acall_llm": "kagura_magic.llm",
     "call_llm_stream": "kagura_magic.llm",
     "call_llm_stream_sync": "kagura_magic.llm",
     "agent": "kagura_magic.decorators",
+    "show_stream": "kagura_magic.answer",
+    **dict.fromkeys(_ERRORS, "kagura_magic.errors"),
 }
 
-__all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "AgentError",
+    "AsyncTextStream",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ContextWindowError",
+    "FormatError",
+    "IncompleteStreamError",
+    "LLMConfig",
+    "LLMConnectionError",
+    "LLMResponse",
+    "LLMTimeoutError",
+    "MissingAPIKeyError",
+    "PermissionDeniedError",
+    "ProviderError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "StreamStats",
+    "StreamingNotSupportedError",
+    "TemplateError",
+    "TextStream",
+    "UnknownModelError",
+    "acall_llm",
+    "agent",
+    "call_llm",
+    "call_llm_stream",
+    "call_llm_stream_sync",
+    "load_ipython_extension",
+    "show_stream",
+    "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
-    from kagura_magic.config import LLMConfig  # noqa: F401
-    from kagura_magic.decorators import agent  # noqa: F401
-    from kagura_magic.errors import AgentError  # noqa: F401
-    from kagura_magic.llm import (  # noqa: F401
+    from kagura_magic.answer import show_stream
+    from kagura_magic.config import LLMConfig
+    from kagura_magic.decorators import agent
+    from kagura_magic.errors import (
+        AgentError,
+        AuthenticationError,
+        ConfigurationError,
+        ContextWindowError,
+        FormatError,
+        IncompleteStreamError,
+        LLMConnectionError,
+        LLMTimeoutError,
+        MissingAPIKeyError,
+        PermissionDeniedError,
+        ProviderError,
+        QuotaExceededError,
+        RateLimitError,
+        StreamingNotSupportedError,
+        TemplateError,
+        UnknownModelError,
+    )
+    from kagura_magic.llm import (
+        AsyncTextStream,
         LLMResponse,
         StreamStats,
+        TextStream,
         acall_llm,
         call_llm,
         call_llm_stream,

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from kagura_magic.config import LLMConfig, parse_params
+from kagura_magic import settings
+from kagura_magic.config import LLMConfig
 from kagura_magic.errors import AgentError
 
 EXIT_ERROR = 1
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
             "\n"
             "environment:\n"
             "  KAGURA_MODEL   default model for -m\n"
+            "  KAGURA_CONFIG  the config file of defaults (else ~/.config/kagura_magic/config.toml)\n"
             "  NO_COLOR       no colours (layout and bold/italic stay)\n"
             "\n"
             "exit status: 0 answered, 1 error, 2 bad usage, 130 interrupted (Ctrl-C)"
@@ -46,18 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("prompt", nargs="*", help="the prompt (stdin, when piped, is appended)")
-    parser.add_argument("-m", "--model", help="litellm model name (default: $KAGURA_MODEL)")
-    parser.add_argument("--system", help="system prompt")
-    parser.add_argument("--temperature", type=float, help="sampling temperature, 0-2")
-    parser.add_argument("--max-tokens", type=int, help="maximum tokens in the answer")
-    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible or self-hosted server")
-    parser.add_argument(
-        "--param",
-        action="append",
-        metavar="KEY=VALUE",
-        help="extra litellm parameter, repeatable (e.g. --param tokens_per_second=0)",
-    )
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds without data before giving up")
+    settings.add_options(parser, "cli")  # the magic's options that make sense here, as declared
+    # Terminal-only: how the answer is shown, which the magic decides from its frontend.
     parser.add_argument(
         "--plain", action="store_true", help="write the raw Markdown as it arrives, even on a terminal"
     )
@@ -77,22 +69,18 @@ def read_prompt(words: Sequence[str], stdin: TextIO) -> str:
 
 def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = settings.parse_args(parser, argv)  # argparse's, with "did you mean" for a typo
     prompt = read_prompt(args.prompt, stdin or sys.stdin)
     if not prompt.strip():
         parser.print_usage(sys.stderr)
         print("kagura: no prompt: give it as arguments or on stdin.", file=sys.stderr)
         return EXIT_USAGE
+    # The user's config file sets the defaults here as in a notebook; a bad file is said, not fatal.
+    user = settings.load_user_settings()
+    for problem in user.problems:
+        print(f"kagura: {problem}", file=sys.stderr)
     try:
-        config = LLMConfig(
-            model=args.model,
-            system_prompt=args.system,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            api_base=args.api_base,
-            extra=parse_params(args.param),
-            timeout=args.timeout,
-        )
+        config = settings.build_config(user.values, settings.option_values(args, "cli"))
         model = config.resolved_model()
     except AgentError as error:
         print(f"kagura: {error}", file=sys.stderr)
@@ -101,45 +89,34 @@ def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
 
 
 def stream_answer(
-    prompt: str, config: LLMConfig, model: str, quiet: bool = False, plain: bool = False
+    prompt: str,
+    config: LLMConfig,
+    model: str,
+    quiet: bool = False,
+    plain: bool = False,
+    output_format: str = "markdown",
 ) -> int:
-    """Stream into the terminal view; map every ending to an exit status."""
+    """Stream into the terminal view; say how it ended on stderr; return the exit status."""
+    from kagura_magic import answer
+    from kagura_magic.formats import LIVE_MODES
     from kagura_magic.views.terminal import make_view
 
-    view = make_view(model, plain_text=plain)
-    view.start()  # the spinner turns while litellm is imported and the request goes out
-    from kagura_magic.llm import call_llm_stream, no_text_error
-    from kagura_magic.views.pump import pump
+    mode = "verbatim" if plain else LIVE_MODES[output_format]
+    view = make_view(model, mode=mode, quiet=quiet)
+    from kagura_magic.llm import call_llm_stream  # the spinner turns while litellm is imported
 
     try:
-        stream = call_llm_stream(prompt, config)
-        outcome = pump(stream, view)
-    except KeyboardInterrupt:  # before the stream started, or a second Ctrl-C while it stopped
-        view.settle(None, note="interrupted")
-        _say(f"⏹ interrupted ({model}, ~{view.pieces} tokens received)", _YELLOW)
-        return EXIT_INTERRUPTED
-    except AgentError as error:
-        view.settle(None, note="no answer", error=True)
-        _say(f"✖ {error}", _RED)
-        return EXIT_ERROR
+        outcome = answer.run(view, lambda: call_llm_stream(prompt, config), model=model)
     except BrokenPipeError:
         # The reader went away (`kagura ... | head`): stop quietly, like cat does.
         _silence_stdout()
         return 0
-    if outcome.interrupted:
-        view.settle(stream.stats, note="interrupted")
-        tokens = stream.stats.completion_tokens or view.pieces
-        _say(f"⏹ interrupted ({model}, ~{tokens} tokens received)", _YELLOW)
+    if outcome.status == "interrupted":
+        _say(f"⏹ {outcome.message}", _YELLOW)
         return EXIT_INTERRUPTED
-    if outcome.error is not None:
-        view.settle(stream.stats, note="failed", error=True)
-        _say(f"✖ {outcome.error}", _RED)
+    if not outcome.ok:
+        _say(f"✖ {outcome.message}", _RED)
         return EXIT_ERROR
-    if not outcome.text:
-        view.settle(stream.stats, note="no answer", error=True)
-        _say(f"✖ {no_text_error(model, stream.stats.finish_reason)}", _RED)
-        return EXIT_ERROR
-    view.settle(stream.stats, quiet=quiet)
     return 0
 
 

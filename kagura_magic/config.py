@@ -1,7 +1,8 @@
 """``LLMConfig``: everything that decides how one request is made.
 
-A plain dataclass so scripts can build one by hand, the magic can build one
-from ``%config`` traits and arguments, and the cache can key on it. The API
+A plain dataclass so scripts can build one by hand and the cache can key on
+it; the magic and the CLI both build theirs in ``settings.build_config``, from
+the declared settings and the command line's options. The API
 key is the one field that must never leak: it is excluded from ``repr`` and
 from the cache key, and masked wherever settings are shown.
 """

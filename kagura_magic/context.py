@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
 MAX_CHARS = 4000
 MAX_ITEMS = 50
@@ -98,22 +101,26 @@ def format_error(error: BaseException, cell_names: dict[str, int] | None = None)
     return strip_ansi(text).strip()
 
 
-def install(shell: Any, ignore: tuple[type[BaseException], ...] = ()) -> ErrorLog:
+_RECORDER = "_kagura_context"  # on the shell: (ErrorLog, CellLog), one pair however often loaded
+
+
+def install(shell: InteractiveShell, ignore: tuple[type[BaseException], ...] = ()) -> ErrorLog:
     """Add ``Err`` and ``cell`` to the user namespace and start recording cells and errors.
 
     ``ignore``: error types that are not about the user's code (a model call
     that failed), so ``Err[-1]`` and ``%agent fix`` keep pointing at real bugs.
     """
-    if getattr(shell, "_kagura_context", None) is not None:  # %reload_ext: keep one recorder
-        errors, cells = shell._kagura_context
+    recorder: tuple[ErrorLog, CellLog] | None = getattr(shell, _RECORDER, None)
+    if recorder is not None:  # %reload_ext: keep one recorder
+        errors, cells = recorder
     else:
         errors, cells = ErrorLog(), CellLog()
-        shell._kagura_context = (errors, cells)
+        setattr(shell, _RECORDER, (errors, cells))
 
-        def before(info: Any) -> None:
+        def before(info: ExecutionInfo) -> None:
             cells.entries.append((None, getattr(info, "raw_cell", "") or ""))
 
-        def after(result: Any) -> None:
+        def after(result: ExecutionResult) -> None:
             number = result.execution_count
             if number is None:  # IPython 8 leaves it unset when history is off; 9 gives the counter
                 number = getattr(shell, "execution_count", None)

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, overload
 
 from kagura_magic.config import LLMConfig
 from kagura_magic.errors import ConfigurationError, StreamingNotSupportedError
 from kagura_magic.llm import AsyncTextStream, acall_llm, call_llm, call_llm_stream
 from kagura_magic.templating import render_template
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+
+AsyncAnswer: TypeAlias = Coroutine[Any, Any, str]
+Answer: TypeAlias = str | AsyncAnswer | AsyncTextStream
+"""What a decorated function returns: the answer, an awaitable answer, or the stream."""
+_AsyncDef: TypeAlias = Callable[P, Coroutine[Any, Any, object]]
 
 _CONFIG_FIELDS = {
     "model",
@@ -33,29 +38,71 @@ _CONFIG_FIELDS = {
 }
 
 
+class AnswerDecorator(Protocol):
+    """``@agent(...)`` without ``stream=True``: the answer, awaitable for an ``async def``."""
+
+    @overload
+    def __call__(self, fn: _AsyncDef[P], /) -> Callable[P, AsyncAnswer]: ...  # type: ignore[overload-overlap]
+    @overload
+    def __call__(self, fn: Callable[P, object], /) -> Callable[P, str]: ...
+
+
+class StreamDecorator(Protocol):
+    """``@agent(stream=True, ...)``: the text stream, whatever the function's own kind."""
+
+    def __call__(self, fn: Callable[P, object], /) -> Callable[P, AsyncTextStream]: ...
+
+
+class AnyDecorator(Protocol):
+    """``@agent(stream=flag)`` with a flag only known when it runs."""
+
+    def __call__(self, fn: Callable[P, object], /) -> Callable[P, Answer]: ...
+
+
+# The function's own return annotation is not what a call returns: the body never runs.
+# ``async def`` first: a coroutine function also matches the plain overload, and mypy flags
+# the overlap, which Python's types cannot express away (there is no "not a coroutine").
 @overload
-def agent(fn: F) -> F: ...
-
-
+def agent(fn: _AsyncDef[P]) -> Callable[P, AsyncAnswer]: ...  # type: ignore[overload-overlap]
+@overload
+def agent(fn: Callable[P, object]) -> Callable[P, str]: ...
 @overload
 def agent(
     fn: None = None,
     *,
-    stream: bool = False,
+    stream: Literal[False] = False,
     config: LLMConfig | None = None,
     tools: list[Callable[..., Any]] | None = None,
     **litellm_kwargs: Any,
-) -> Callable[[F], F]: ...
+) -> AnswerDecorator: ...
+@overload
+def agent(
+    fn: None = None,
+    *,
+    stream: Literal[True],
+    config: LLMConfig | None = None,
+    tools: list[Callable[..., Any]] | None = None,
+    **litellm_kwargs: Any,
+) -> StreamDecorator: ...
+@overload
+def agent(
+    fn: None = None,
+    *,
+    stream: bool,
+    config: LLMConfig | None = None,
+    tools: list[Callable[..., Any]] | None = None,
+    **litellm_kwargs: Any,
+) -> AnyDecorator: ...
 
 
 def agent(
-    fn: Callable[..., Any] | None = None,
+    fn: Callable[P, object] | None = None,
     *,
     stream: bool = False,
     config: LLMConfig | None = None,
     tools: list[Callable[..., Any]] | None = None,
     **litellm_kwargs: Any,
-) -> Any:
+) -> Callable[P, Answer] | Callable[[Callable[P, object]], Callable[P, Answer]]:
     """Turn a function with a prompt docstring into a model call.
 
     ``config`` sets the request; other keyword arguments (``model=``,
@@ -73,7 +120,7 @@ def agent(
         )
     base = _merge_config(config, litellm_kwargs)
 
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(func: Callable[P, object]) -> Callable[P, Answer]:
         template = inspect.getdoc(func)
         if not template:
             raise ConfigurationError(
@@ -90,7 +137,7 @@ def agent(
         if stream:
 
             @functools.wraps(func)
-            def streaming(*args: Any, **kwargs: Any) -> AsyncTextStream:
+            def streaming(*args: P.args, **kwargs: P.kwargs) -> AsyncTextStream:
                 return call_llm_stream(prompt_for(args, kwargs), base)
 
             return streaming
@@ -98,13 +145,13 @@ def agent(
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
-            async def asking(*args: Any, **kwargs: Any) -> str:
+            async def asking(*args: P.args, **kwargs: P.kwargs) -> str:
                 return (await acall_llm(prompt_for(args, kwargs), base)).content
 
             return asking
 
         @functools.wraps(func)
-        def answering(*args: Any, **kwargs: Any) -> str:
+        def answering(*args: P.args, **kwargs: P.kwargs) -> str:
             return call_llm(prompt_for(args, kwargs), base).content
 
         return answering

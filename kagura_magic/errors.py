@@ -120,3 +120,7 @@ class ProviderError(AgentError):
 
 class StreamingNotSupportedError(AgentError):
     """A combination of options that cannot stream (e.g. tools)."""
+
+
+class FormatError(AgentError):
+    """A complete answer is not in the ``-f`` format asked for (e.g. not valid JSON)."""

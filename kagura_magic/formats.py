@@ -11,19 +11,29 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from markdown_it import MarkdownIt
 
-from kagura_magic.errors import AgentError
+from kagura_magic.errors import FormatError
+
+__all__ = ["FORMATS", "LIVE_MODES", "Finished", "FormatError", "LiveMode", "Rendering", "finish"]
 
 FORMATS = ("markdown", "text", "code", "json", "html")
+LiveMode = Literal["markdown", "verbatim", "data"]
+"""How a view shows text while it arrives: rendered Markdown, the characters as
+they are, or data (JSON) that a view may hold back until it is complete."""
+LIVE_MODES: dict[str, LiveMode] = {
+    "markdown": "markdown",
+    "code": "markdown",
+    "text": "verbatim",
+    "html": "verbatim",
+    "json": "data",
+}
 
 _PYTHON_LANGS = {"", "python", "py", "python3", "ipython", "ipython3"}
-
-
-class FormatError(AgentError):
-    """The answer does not have the requested format."""
 
 
 def code_blocks(markdown: str) -> list[tuple[str, str]]:
@@ -90,3 +100,52 @@ def fenced(code: str, language: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{code.rstrip(chr(10))}\n{fence}"
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a complete answer of a format settles, when not simply as its Markdown.
+
+    ``markdown`` replaces the streamed source for display (``-f json``: the
+    parsed value, pretty and fenced); ``html`` replaces the rendered HTML
+    (``-f html``: the sanitised answer); ``extra`` adds mimetypes and
+    ``omit`` drops some from the saved bundle.
+    """
+
+    markdown: str | None = None
+    html: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    omit: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A complete answer in its format: the value ``-o`` stores, how it settles, the next cell."""
+
+    value: Any
+    rendering: Rendering = field(default_factory=Rendering)
+    next_cell: str | None = None
+
+
+def finish(output_format: str, text: str, finish_reason: str | None = None) -> Finished:
+    """Apply ``-f`` to a complete answer; ``FormatError`` when it is not in that format."""
+    if output_format == "json":
+        try:
+            value = parse_json_answer(text)
+        except FormatError as error:
+            if finish_reason == "length":  # cut off, not badly asked
+                raise FormatError(
+                    error.message, "The answer was cut off at the token limit: raise --max-tokens."
+                ) from None
+            raise
+        saved = value if isinstance(value, dict | list) else {"value": value}
+        return Finished(
+            value, Rendering(markdown=fenced(pretty_json(value), "json"), extra={"application/json": saved})
+        )
+    if output_format == "html":
+        # No text/markdown copy: a frontend that rendered that would see the raw HTML.
+        return Finished(text, Rendering(html=sanitize_html(text), omit=("text/markdown",)))
+    if output_format == "code":
+        code = code_for_next_cell(text)
+        return Finished(code if code is not None else text, next_cell=code)
+    return Finished(text)

@@ -76,3 +76,28 @@ class Conversation:
         planned = self.plan(key, budget, count)
         messages = [m for exchange, _cost, kept in planned if kept for m in exchange.messages()]
         return messages, sum(1 for _e, _c, kept in planned if not kept)
+
+    def report(self, name: str, budget: int, count: Callable[[list[Message]], int], model: str | None) -> str:
+        """``%agent history``: what the next cell sends of this conversation, and what is trimmed."""
+        if not len(self):
+            return (
+                f"No exchanges in conversation {name!r} yet: %%agent cells add to it (unless --no-history)."
+            )
+        planned = self.plan("", budget, count)  # "" is no cell's key: the plan for the next cell
+        used = sum(cost for _e, cost, kept in planned if kept)
+        total = sum(cost for _e, cost, _kept in planned)
+        sent = sum(1 for _e, _cost, kept in planned if kept)
+        lines = [
+            f"Conversation {name!r}: {len(planned)} exchange(s), {total:,} tokens; "
+            f"the next cell sends {sent} ({used:,} of a {budget:,}-token budget"
+            + (f" for {model}" if model else "")
+            + "):"
+        ]
+        for number, (exchange, cost, kept) in enumerate(planned, 1):
+            prompt = exchange.prompt.strip().splitlines()[0][:60] if exchange.prompt.strip() else ""
+            trimmed = "" if kept else "  [trimmed]"
+            cell = exchange.key if not exchange.key.startswith("prompt:") else "(no cell id)"
+            lines.append(
+                f"  {number}. {cell[:12]:<12} {exchange.model:<16} {cost:>6,} tokens  {prompt!r}{trimmed}"
+            )
+        return "\n".join(lines)

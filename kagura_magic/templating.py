@@ -9,17 +9,23 @@ it instead of silently becoming an empty string.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kagura_magic.errors import TemplateError
 
+if TYPE_CHECKING:
+    import jinja2
+
 _NO_TEMPLATE_HINT = "Define it first, or pass --no-template to send the text as is."
+_UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     from kagura_magic.context import summarise
@@ -50,7 +56,8 @@ def render_template(text: str, namespace: Mapping[str, Any]) -> str:
     try:
         return _environment().from_string(text).render(dict(namespace))
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"Prompt template: {exc.message}.", _NO_TEMPLATE_HINT) from None
+        message = exc.message or "a name is undefined"
+        raise TemplateError(f"Prompt template: {message}.", _undefined_hint(message, namespace)) from None
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(
             f"Prompt template, line {exc.lineno}: {exc.message}.",
@@ -61,3 +68,13 @@ def render_template(text: str, namespace: Mapping[str, Any]) -> str:
             f"Prompt template: evaluating an expression raised {type(exc).__name__}: {exc}",
             _NO_TEMPLATE_HINT,
         ) from None
+
+
+def _undefined_hint(message: str, namespace: Mapping[str, Any]) -> str:
+    """``Did you mean df?`` for ``{{ dff }}``: a typo is the likeliest cause of an undefined name."""
+    match = _UNDEFINED_NAME.match(message)
+    if match is None:
+        return _NO_TEMPLATE_HINT
+    names = [name for name in namespace if isinstance(name, str) and not name.startswith("_")]
+    close = difflib.get_close_matches(match.group(1), names, n=1, cutoff=0.75)
+    return f"Did you mean {close[0]}? {_NO_TEMPLATE_HINT}" if close else _NO_TEMPLATE_HINT

@@ -18,6 +18,8 @@ def _no_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _PROVIDER_KEYS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("KAGURA_MODEL", raising=False)
+    # A developer's own config file (a default model, params) must not reach the tests.
+    monkeypatch.setenv("KAGURA_CONFIG", "/nonexistent/kagura-tests/config.toml")
 
 
 @pytest.fixture(scope="session")

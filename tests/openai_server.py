@@ -29,6 +29,7 @@ Faults of real providers and proxies, for the error messages and retry rules:
 ``traceback-500``       a JSON error whose message is a Python traceback
 ``quota-429``           OpenAI's ``insufficient_quota`` 429 (billing, not a rate)
 ``forbidden-403``       OpenAI's 403 for an unsupported region
+``context-400``         OpenAI's 400 ``context_length_exceeded`` (the conversation is too long)
 ``inband-N``            200 and SSE headers, then an in-band ``{"error": {..., "code": N}}`` event first
 ``split-surrogate``     an emoji's two UTF-16 halves in two chunks (a proxy cutting by UTF-16 length)
 ``no-text-R``           a stream without any text that ends with finish_reason R (tool_calls, length...)
@@ -36,8 +37,9 @@ Faults of real providers and proxies, for the error messages and retry rules:
 ``cut-json``            the start of a JSON object, then finish_reason length (max_tokens reached)
 ``not-streamed``        a complete JSON answer although a stream was asked for (a proxy that ignores it)
 
-Every request and every client disconnect is recorded, so tests can assert
-that cancelling a stream really closed the connection.
+Every request (its body, and its ``Authorization`` header in ``authorizations``)
+and every client disconnect is recorded, so tests can assert what was sent
+and that cancelling a stream really closed the connection.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import json
 import math
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -93,6 +96,27 @@ def local_config(server: OpenAIServer, scenario: str, **fields: object) -> LLMCo
     return LLMConfig(model=f"openai/{scenario}", api_base=server.api_base, **settings)
 
 
+def interrupt_once_requested(server: OpenAIServer, requests: int, after: float = 0.3) -> threading.Thread:
+    """SIGINT to the main thread ``after`` seconds once ``server`` has had ``requests`` requests.
+
+    Waiting for the request (rather than a fixed time) makes the interrupt land
+    where the test means it to, however long litellm's import took.
+    """
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def wait_then_interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while len(server.requests) < requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(after)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
+    thread.start()
+    return thread
+
+
 class OpenAIServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -100,6 +124,7 @@ class OpenAIServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []
         self.disconnects = 0
         self.disconnected = threading.Event()
         self.flaky_failures = 1
@@ -129,9 +154,11 @@ class OpenAIServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client closing a keep-alive connection is normal here, not an error to print."""
 
-    def record(self, body: dict[str, Any]) -> int:
+    def record(self, body: dict[str, Any], authorization: str | None = None) -> int:
         with self.lock:
+            del self.authorizations[len(self.requests) :]  # kept in step when a test clears the requests
             self.requests.append(body)
+            self.authorizations.append(authorization)
             self.arrivals.append((str(body.get("model", "ok")), time.monotonic()))
             return len(self.requests)
 
@@ -160,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        self.server.record(body)
+        self.server.record(body, self.headers.get("Authorization"))
         scenario = str(body.get("model", "ok"))
         try:
             self._serve(scenario, body)
@@ -269,6 +296,13 @@ class _Handler(BaseHTTPRequestHandler):
             code = "unsupported_country_region_territory"
             error = {"message": message, "type": "request_forbidden", "code": code}
             self._send_json_error(403, error)
+        elif scenario == "context-400":
+            message = (
+                "This model's maximum context length is 8192 tokens. However, your messages "
+                "resulted in 9100 tokens. Please reduce the length of the messages."
+            )
+            error = {"message": message, "type": "invalid_request_error", "code": "context_length_exceeded"}
+            self._send_json_error(400, error)
         elif scenario.startswith("inband-"):
             code = int(scenario.removeprefix("inband-"))
             messages = {

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from kagura_magic.providers.demo_answers import ANSWERS
 from tests.openai_server import OpenAIServer
 
@@ -21,6 +23,7 @@ def kagura(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
     )
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_piped_output_is_exactly_the_answer() -> None:
     result = kagura("-m", "demo/showcase", "--param", "tokens_per_second=0", "Write a long story")
     assert result.returncode == 0
@@ -29,6 +32,7 @@ def test_piped_output_is_exactly_the_answer() -> None:
     assert "demo/showcase" in result.stderr and "tok/s" in result.stderr
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_stdin_is_appended_after_the_argument() -> None:
     result = kagura(
         "-m",
@@ -41,11 +45,13 @@ def test_stdin_is_appended_after_the_argument() -> None:
     assert result.stdout == "Summarise:\n\nline one\nline two\n"
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_quiet_hides_the_status_line() -> None:
     result = kagura("-q", "-m", "demo/echo", "--param", "tokens_per_second=0", "hi")
     assert (result.stdout, result.stderr) == ("hi\n", "")
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_errors_are_one_short_message_and_nonzero() -> None:
     result = kagura("-m", "demo/nope", "hi")
     assert result.returncode == 1
@@ -54,6 +60,7 @@ def test_errors_are_one_short_message_and_nonzero() -> None:
     assert "Unknown demo model" in result.stderr and len(result.stderr.strip().splitlines()) <= 2
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_midstream_error_keeps_partial_answer() -> None:
     result = kagura("-m", "demo/showcase", "--param", "tokens_per_second=0", "--param", "fail_after=80", "x")
     assert result.returncode == 1
@@ -93,7 +100,7 @@ def test_the_view_is_raw_when_piped_or_plain_and_live_on_a_terminal() -> None:
             return True
 
     assert isinstance(make_view("m", out=io.StringIO()), PlainStreamView)
-    assert isinstance(make_view("m", out=Tty(), plain_text=True), PlainStreamView)
+    assert isinstance(make_view("m", out=Tty(), mode="verbatim"), PlainStreamView)
     if os.environ.get("TERM", "xterm") != "dumb":
         assert isinstance(make_view("m", out=Tty()), LiveMarkdownView)
 
@@ -106,6 +113,7 @@ def test_help_explains_the_terminal_behaviour() -> None:
         assert words in text
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_an_answer_without_text_says_why_and_fails(openai_server: OpenAIServer) -> None:
     env = {**os.environ, "OPENAI_API_KEY": "sk-cli-test"}
     base = openai_server.api_base
@@ -115,6 +123,7 @@ def test_an_answer_without_text_says_why_and_fails(openai_server: OpenAIServer) 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a CLI process that imports litellm
 def test_a_content_filter_cut_is_on_the_status_line(openai_server: OpenAIServer) -> None:
     env = {**os.environ, "OPENAI_API_KEY": "sk-cli-test"}
     result = kagura("-m", "openai/filtered", "--api-base", openai_server.api_base, "hi", env=env)

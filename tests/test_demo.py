@@ -20,7 +20,7 @@ def test_token_pieces_join_back_exactly(text: str) -> None:
 
 def test_every_canned_answer_streams_through_litellm() -> None:
     for name, answer in ANSWERS.items():
-        stream = llm.call_llm_stream_sync(
+        stream = llm.call_llm_stream(
             "anything", LLMConfig(model=f"demo/{name}", extra={"tokens_per_second": 0})
         )
         assert "".join(stream) == answer
@@ -41,5 +41,5 @@ def test_echo_streams_the_last_user_message() -> None:
         {"role": "user", "content": "second question"},
     ]
     assert "".join(
-        llm.call_llm_stream_sync(messages, LLMConfig(model="demo/echo", extra={"tokens_per_second": 0}))
+        llm.call_llm_stream(messages, LLMConfig(model="demo/echo", extra={"tokens_per_second": 0}))
     ) == ("second question")

@@ -15,6 +15,8 @@ from kagura_magic.markdown import render
 from tests.kernel_client import Execution, Kernel
 from tests.openai_server import OpenAIServer
 
+pytestmark = pytest.mark.slow  # a real kernel (or an IPython process) per module: seconds each
+
 ANSWER = textwrap.dedent(
     """\
     ## Results
@@ -131,7 +133,10 @@ def test_finished_blocks_are_sent_once(kernel: Kernel) -> None:
     assert len(frozen) >= 3, "finished blocks are frozen into their own widgets"
     updated_ids = {cid for cid, _, _ in value_updates(run)}
     assert not updated_ids & set(frozen), "a frozen block is never sent again"
-    frozen_html = "".join(states[cid]["value"] for cid in frozen)
+    opening = '<div class="mathjax_ignore tex2jax_ignore">'
+    values = [states[cid]["value"] for cid in frozen]
+    assert all(v.startswith(opening) and v.endswith("</div>") for v in values), "MathJax skips all but math"
+    frozen_html = "".join(v[len(opening) : -len("</div>")] for v in values)
     assert render(ANSWER.rstrip("\n")).startswith(frozen_html), (
         "frozen blocks are the answer's blocks, in order"
     )
@@ -391,3 +396,23 @@ def test_live_widget_has_a_readable_text_fallback(kernel: Kernel) -> None:
     first = run.of_type("display_data")[0]["content"]["data"]
     assert first["text/plain"] == "Streaming an answer from demo/echo…"
     assert "application/vnd.jupyter.widget-view+json" in first
+
+
+def test_the_first_cell_of_a_session_says_it_is_loading_litellm() -> None:
+    """The warm-up imports litellm for a few seconds after ``%load_ext``; "Waiting for demo/echo"
+    meanwhile would blame the model for our start-up."""
+    fresh = Kernel()
+    try:
+        assert fresh.execute("%load_ext kagura_magic").status == "ok"
+        first = fresh.execute(agent_cell("-m demo/echo --param tokens_per_second=0 --no-history", "hello"))
+        second = fresh.execute(agent_cell("-m demo/echo --param tokens_per_second=0 --no-history", "again"))
+    finally:
+        fresh.shutdown()
+
+    def spinner(run: Execution) -> str:
+        states = widget_states(run).values()
+        return next(s["value"] for s in states if 'class="kagura-spinner"' in s.get("value", ""))
+
+    assert "Loading litellm" in spinner(first) and first.final_display() is not None
+    assert first.final_display()["data"]["text/markdown"] == "hello"
+    assert "Waiting for demo/echo" in spinner(second) and "Loading" not in spinner(second)

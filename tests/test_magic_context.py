@@ -11,6 +11,8 @@ import pytest
 from tests.kernel_client import Execution, Kernel
 from tests.openai_server import OpenAIServer
 
+pytestmark = pytest.mark.slow  # a real kernel per module, and some tests start their own
+
 ECHO = "-m demo/echo --param tokens_per_second=0"
 
 

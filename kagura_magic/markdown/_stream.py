@@ -86,7 +86,7 @@ def _block_texts(src: str, next_char: str = "") -> list[str]:
     An open fence is never finished. Blank lines and link reference
     definitions (which make no tokens) stay with the block before them.
     """
-    blocks = {}
+    blocks: dict[int, Token] = {}
     for token in block_tokens(src):
         if token.level == 0 and token.nesting >= 0 and token.map:
             blocks.setdefault(token.map[0], token)
@@ -378,7 +378,7 @@ class MarkdownStream:
         """The final HTML, equal to ``render(self.text)``."""
         tail = self._held_source + self._tail + ("\n" if self._pending_cr else "")
         env = fork_env(self._env, Mode.RENDER)
-        html = MD.render(tail, env)
+        html: str = MD.render(tail, env)
         if env_duplicate_footnote(env) or self._forced & _labels(env):
             return render(self.text)  # a committed block would now render differently
         return self.committed_html + html

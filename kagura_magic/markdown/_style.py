@@ -76,6 +76,14 @@ def stylesheet_for(html: str) -> str:
     return _BASE + _token_css(used)
 
 
+# Tables: ``overflow-wrap: normal`` because the answer's ``anywhere`` lowers every
+# cell's minimum width to one letter, so a narrow output squeezed the columns and
+# broke words ("Severit|y"); now a cell breaks only between words, headers and
+# inline code not at all, and a table wider than the answer scrolls sideways.
+# Cells align left unless the Markdown aligns them (an inline style wins), live and
+# settled alike. In a settled HTML output JupyterLab right-aligns cells and sets
+# code to pre-wrap with rules like ".jp-ThemedContainer .jp-RenderedHTMLCommon
+# code"; ":not(#kagura-boost)" adds an id's weight to outrank them.
 _BASE = """\
 .kagura-md { color: var(--jp-content-font-color1, inherit); line-height: 1.55; overflow-wrap: anywhere; }
 .kagura-md > :first-child { margin-top: 0; }
@@ -93,9 +101,11 @@ _BASE = """\
 .kagura-md blockquote { margin-left: 0; padding: 0.1em 1em;
   border-left: 3px solid var(--jp-border-color1, rgba(127, 127, 127, 0.5));
   color: var(--jp-content-font-color2, inherit); }
-.kagura-md table { border-collapse: collapse; display: block; overflow-x: auto; }
+.kagura-md table { border-collapse: collapse; display: block; overflow-x: auto; overflow-wrap: normal; }
 .kagura-md th, .kagura-md td { padding: 0.3em 0.7em;
   border: 1px solid var(--jp-border-color2, rgba(127, 127, 127, 0.35)); }
+.kagura-md:not(#kagura-boost) :is(th, td code) { white-space: nowrap; }
+.kagura-md:not(#kagura-boost) :is(th, td) { text-align: left; }
 .kagura-md thead th { background: rgba(127, 127, 127, 0.14); }
 .kagura-md tbody tr:nth-child(even) { background: rgba(127, 127, 127, 0.06); }
 .kagura-md hr { border: none; border-top: 1px solid var(--jp-border-color2, rgba(127, 127, 127, 0.4)); }

@@ -24,11 +24,12 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Protocol
 
-from litellm import CustomLLM, ModelResponse, Usage
-from litellm.llms.custom_llm import CustomLLMError
-from litellm.types.utils import GenericStreamingChunk
+from litellm.llms.custom_llm import CustomLLM, CustomLLMError
+from litellm.types.llms.custom_llm import CustomLLMItem
+from litellm.types.llms.openai import ChatCompletionUsageBlock
+from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 
 from kagura_magic.providers.demo_answers import ANSWERS
 
@@ -63,14 +64,19 @@ def answer_for(model: str, messages: list[dict[str, Any]]) -> str:
     if name in ANSWERS:
         return ANSWERS[name]
     known = ", ".join(f"demo/{n}" for n in DEMO_MODELS)
-    raise CustomLLMError(status_code=404, message=f"Unknown demo model {model!r}; known: {known}.")
+    raise _error(404, f"Unknown demo model {model!r}; known: {known}.")
+
+
+def _error(status_code: int, message: str) -> CustomLLMError:
+    """litellm's error for custom providers: it reaches the caller with this status code."""
+    return CustomLLMError(status_code=status_code, message=message)  # type: ignore[no-untyped-call]
 
 
 def _rate(optional_params: dict[str, Any]) -> float:
     try:
         rate = float(optional_params.get("tokens_per_second", DEFAULT_TOKENS_PER_SECOND))
     except (TypeError, ValueError):
-        raise CustomLLMError(status_code=400, message="tokens_per_second must be a number.") from None
+        raise _error(400, "tokens_per_second must be a number.") from None
     return max(rate, 0.0)
 
 
@@ -79,12 +85,14 @@ def _fail_after(optional_params: dict[str, Any]) -> int | None:
     return None if value is None else int(value)
 
 
-def _usage(messages: list[dict[str, Any]], pieces: int) -> dict[str, int]:
+def _usage(messages: list[dict[str, Any]], pieces: int) -> ChatCompletionUsageBlock:
     prompt = sum(len(_message_text(m)) for m in messages) // 4 + 1
     return {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}
 
 
-def _plan(model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]):
+def _plan(
+    model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]
+) -> tuple[list[str], float, int | None]:
     """Pieces to send, with where to fail, shared by the sync and async streams."""
     pieces = split_into_tokens(answer_for(model, messages))
     return pieces, _rate(optional_params), _fail_after(optional_params)
@@ -99,7 +107,7 @@ def _final_chunk(messages: list[dict[str, Any]], pieces: int) -> GenericStreamin
         "text": "",
         "is_finished": True,
         "finish_reason": "stop",
-        "usage": _usage(messages, pieces),  # type: ignore[typeddict-item]
+        "usage": _usage(messages, pieces),
         "index": 0,
     }
 
@@ -113,7 +121,7 @@ class DemoLLM(CustomLLM):
     """litellm handler for ``demo/*``: deterministic answers at a set pace."""
 
     def streaming(
-        self, model: str, messages: list, *args: Any, **kwargs: Any
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Iterator[GenericStreamingChunk]:
         pieces, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
         start, sent = time.monotonic(), 0
@@ -129,8 +137,10 @@ class DemoLLM(CustomLLM):
             yield _chunk(piece)
         yield _final_chunk(messages, len(pieces))
 
-    async def astreaming(
-        self, model: str, messages: list, *args: Any, **kwargs: Any
+    # litellm declares astreaming a coroutine that returns an iterator, yet iterates what the
+    # call returns (``completion_stream=response``): an async generator, as its docs show.
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> AsyncIterator[GenericStreamingChunk]:
         pieces, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
         start, sent = time.monotonic(), 0
@@ -144,7 +154,9 @@ class DemoLLM(CustomLLM):
             yield _chunk(piece)
         yield _final_chunk(messages, len(pieces))
 
-    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
+    def completion(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> ModelResponse:
         text = answer_for(model, messages)
         usage = _usage(messages, len(split_into_tokens(text)))
         return ModelResponse(
@@ -159,11 +171,21 @@ class DemoLLM(CustomLLM):
             usage=Usage(**usage),
         )
 
-    async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def acompletion(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> ModelResponse:
         return self.completion(model, messages, *args, **kwargs)
 
 
-def register(litellm: Any) -> None:
+class Litellm(Protocol):
+    """What ``register`` needs of the ``litellm`` module."""
+
+    custom_provider_map: list[CustomLLMItem]
+
+    def register_model(self, model_cost: str | dict[str, Any]) -> object: ...
+
+
+def register(litellm: Litellm) -> None:
     """Make ``demo/*`` callable through litellm (idempotent)."""
     if any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
         return
@@ -187,4 +209,4 @@ def register(litellm: Any) -> None:
     # call; do it now so model lookups (get_llm_provider) know "demo" already.
     from litellm.utils import custom_llm_setup
 
-    custom_llm_setup()
+    custom_llm_setup()  # type: ignore[no-untyped-call]

@@ -17,9 +17,9 @@ On Ctrl-C / kernel interrupt the calling thread gets ``KeyboardInterrupt``
 (it is the main thread, blocked in an interruptible ``Queue.get``) and
 cancels the read task, which closes the HTTP response as it unwinds.
 
-One loop serves every stream, on a daemon thread started on first use:
-litellm caches its async HTTP clients per event loop, so a loop per call
-would leave clients tied to closed loops.
+One loop serves every stream (``llm.io_loop``): litellm caches its async
+HTTP clients per event loop, so a loop per call would leave clients tied to
+closed loops.
 """
 
 from __future__ import annotations
@@ -28,29 +28,31 @@ import asyncio
 import contextlib
 import queue
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from kagura_magic.errors import AgentError
+from kagura_magic.llm import AsyncTextStream, io_loop
+from kagura_magic.views._protocol import View
 from kagura_magic.views._sigint import Handler, sigint_handler
 
 _END = object()
 STOP_GRACE = 1.0  # seconds to wait for the reader to close the connection
 
 
-class View(Protocol):
-    def feed(self, piece: str, stats: Any = None) -> None: ...
-    def due_in(self) -> float | None: ...
-    def flush(self, stats: Any = None) -> None: ...
+@dataclass(frozen=True)
+class Ending:
+    """How the read ended, before ``answer.py`` judges what that means.
 
-
-@dataclass
-class Outcome:
-    """How a stream ended: ``error`` set on failure, ``interrupted`` on Ctrl-C."""
+    ``error`` is an ``AgentError`` from our streams, or whatever a caller's own
+    iterator raised (``apump``); ``interrupted`` is Ctrl-C, a kernel interrupt
+    or a cancelled task.
+    """
 
     text: str
-    error: AgentError | None = None
+    error: BaseException | None = None
     interrupted: bool = False
 
     @property
@@ -58,27 +60,12 @@ class Outcome:
         return self.error is None and not self.interrupted
 
 
-_io_loop: asyncio.AbstractEventLoop | None = None
-_io_loop_lock = threading.Lock()
-
-
-def io_loop() -> asyncio.AbstractEventLoop:
-    """The loop streams are read on (see the module docstring)."""
-    global _io_loop
-    with _io_loop_lock:
-        if _io_loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="kagura-io", daemon=True).start()
-            _io_loop = loop
-        return _io_loop
-
-
 class _Reader:
     """Reads an ``AsyncTextStream`` on the I/O loop into a queue the calling thread drains."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: AsyncTextStream) -> None:
         self.stream = stream
-        self.pieces: queue.Queue[Any] = queue.Queue()
+        self.pieces: queue.Queue[object] = queue.Queue()
         self.error: BaseException | None = None
         self.done = threading.Event()
         self._task = asyncio.run_coroutine_threadsafe(self._read(), io_loop())
@@ -102,8 +89,8 @@ class _Reader:
         self._task.cancel()
 
 
-def pump(stream: Any, view: View) -> Outcome:
-    """Feed ``stream`` (an ``AsyncTextStream``) into ``view`` until it ends, fails or is interrupted.
+def pump(stream: AsyncTextStream, view: View) -> Ending:
+    """Feed ``stream`` into ``view`` until it ends, fails or is interrupted.
 
     While streaming, SIGINT raises ``KeyboardInterrupt`` as before and is also
     noted. Python runs a signal handler at the next bytecode boundary, wherever
@@ -125,7 +112,7 @@ def pump(stream: Any, view: View) -> Outcome:
         return _pump(stream, view, interrupted)
 
 
-def _pump(stream: Any, view: View, interrupted: threading.Event) -> Outcome:
+def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> Ending:
     reader = _Reader(stream)
     try:
         while True:
@@ -140,25 +127,28 @@ def _pump(stream: Any, view: View, interrupted: threading.Event) -> Outcome:
                 if interrupted.is_set():
                     raise KeyboardInterrupt
                 break
-            view.feed(item, stream.stats)
-            if view.due_in() == 0:
-                view.flush(stream.stats)
+            assert isinstance(item, str)
+            _show(view, item, stream.stats)
     except KeyboardInterrupt:
         reader.stop()
         reader.done.wait(STOP_GRACE)
         _drain(reader, view, stream)
         view.flush(stream.stats)
-        return Outcome(stream.text, interrupted=True)
+        return Ending(stream.text, interrupted=True)
     reader.done.wait(STOP_GRACE)
     view.flush(stream.stats)
-    if isinstance(reader.error, AgentError):
-        return Outcome(stream.text, error=reader.error)
-    if reader.error is not None:
-        raise reader.error
-    return Outcome(stream.text)
+    if reader.error is not None and not isinstance(reader.error, AgentError):
+        raise reader.error  # a bug, not an answer's ending: let it show as one
+    return Ending(stream.text, error=reader.error)
 
 
-def _drain(reader: _Reader, view: View, stream: Any) -> None:
+def _show(view: View, piece: str, stats: Any) -> None:
+    view.feed(piece, stats)
+    if view.due_in() == 0:
+        view.flush(stats)
+
+
+def _drain(reader: _Reader, view: View, stream: AsyncTextStream) -> None:
     """Show pieces that arrived before the interrupt took effect: what was streamed is kept."""
     while True:
         try:
@@ -167,4 +157,51 @@ def _drain(reader: _Reader, view: View, stream: Any) -> None:
             return
         if item is _END:
             return
+        assert isinstance(item, str)
         view.feed(item, stream.stats)
+
+
+async def apump(pieces: AsyncIterator[str], view: View) -> Ending:
+    """``pump`` for any async iterator of text, read on the caller's own loop.
+
+    For ``show_stream``: the iterator may be the user's generator, bound to
+    the loop that awaits it, so it cannot move to the I/O loop. A pending
+    frame is still sent on time while the iterator is quiet, by waiting for
+    the next piece no longer than the view's next frame. Cancellation (a
+    kernel interrupt of an awaiting cell) ends it as an interrupt; anything
+    the iterator raises is returned for the caller to re-raise after the
+    view has settled with what arrived.
+    """
+    stats = getattr(pieces, "stats", None)
+    iterator = pieces.__aiter__()
+    next_piece: asyncio.Future[str] | None = None
+    try:
+        while True:
+            if next_piece is None:
+                next_piece = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({next_piece}, timeout=view.due_in())
+            if not done:
+                view.flush(stats)
+                continue
+            try:
+                piece = next_piece.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                next_piece = None
+            _show(view, piece, stats)
+    except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+        _cancel(next_piece)
+        view.flush(stats)
+        return Ending(view.text, error=exc, interrupted=True)
+    except Exception as exc:
+        _cancel(next_piece)
+        view.flush(stats)
+        return Ending(view.text, error=exc)
+    view.flush(stats)
+    return Ending(view.text)
+
+
+def _cancel(pending: asyncio.Future[str] | None) -> None:
+    if pending is not None:
+        pending.cancel()

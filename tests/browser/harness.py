@@ -631,3 +631,201 @@ class LabPage:
             if tall != size["height"]:
                 self.page.set_viewport_size(size)
         return path
+
+
+# --------------------------------------------------------------------------------
+# Notebook 7, math and table measurements (issue 17)
+
+
+def notebook7_missing() -> str | None:
+    """Why Notebook 7 cannot be tested here, or None when ``notebook>=7`` is importable."""
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("notebook") is None:
+        return "the notebook package (Notebook 7) is not installed in this venv"
+    try:
+        version = importlib.metadata.version("notebook")
+    except importlib.metadata.PackageNotFoundError:
+        return "the notebook package has no metadata"
+    if int(version.split(".")[0]) < 7:
+        return f"notebook {version} is not Notebook 7"
+    return None
+
+
+class NotebookServer(JupyterLabServer):
+    """``jupyter notebook`` (Notebook 7) set up like ``JupyterLabServer``: same dirs, same settings.
+
+    ``LabPage`` drives it unchanged: ``lab_url`` opens the notebook in Notebook 7's
+    own single-document page, where ``window.jupyterapp`` is exposed as in JupyterLab.
+    """
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "notebook",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=20",
+            f"--ServerApp.root_dir={self.root}",
+            f"--IdentityProvider.token={self.token}",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.allow_root=True",
+            "--ServerApp.shutdown_no_activity_timeout=900",
+            "--MappingKernelManager.cull_idle_timeout=0",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            "--ServerApp.terminals_enabled=False",
+            "--KernelSpecManager.ensure_native_kernel=True",
+        ]
+
+    def lab_url(self, notebook: str, workspace: str) -> str:
+        return f"{self.url}/notebooks/{notebook}?token={self.token}"
+
+
+# Every MathJax element that ever appears in one cell's output, with its TeX:
+# a MutationObserver (every DOM change) and an animation-frame loop (every frame
+# painted) both scan for new <mjx-container>s. The TeX comes from MathJax's own
+# document: its render() is wrapped (observation only) to note each math item's
+# source against the element it produced. ``marked``: inside an element the
+# engine marked as math (``.mathjax_process``); ``live``: inside a widget.
+JS_START_MATH_RECORDER = r"""
+async (index) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+  if (window.__kaguraMath) window.__kaguraMath.stop();
+  const texOf = window.__kaguraTexOf || (window.__kaguraTexOf = new WeakMap());
+  const panel = window.jupyterapp.shell.currentWidget;
+  const rendermime = panel && panel.content && panel.content.rendermime;
+  const typesetter = rendermime && rendermime.latexTypesetter;
+  let hooked = false;
+  if (typesetter && typeof typesetter.mathDocument === 'function') {
+    const doc = await typesetter.mathDocument();
+    if (doc && !doc.__kaguraHooked) {
+      const render = doc.render;
+      doc.render = function (...args) {
+        const result = render.apply(this, args);
+        const items = this.math.toArray ? this.math.toArray() : Array.from(this.math);
+        for (const item of items) if (item.typesetRoot) texOf.set(item.typesetRoot, item.math);
+        return result;
+      };
+      doc.__kaguraHooked = true;
+    }
+    hooked = !!doc;
+  }
+  const rec = {hooked, math: [], frames: 0, mutations: 0, seen: new WeakSet()};
+  const describe = (el) => {
+    const block = el.parentElement.closest('p, li, td, th, h1, h2, h3, h4, h5, h6, blockquote, div');
+    if (!block) return '';
+    const clone = block.cloneNode(true);
+    const originals = block.querySelectorAll('mjx-container');
+    clone.querySelectorAll('mjx-container').forEach((m, n) => {
+      const tex = texOf.get(originals[n]);
+      m.replaceWith(originals[n] === el ? `[[${tex}]]` : `[${tex}]`);
+    });
+    return clone.textContent.replace(/\s+/g, ' ').trim().slice(0, 160);
+  };
+  const scan = (via) => {
+    const out = cell.querySelector('.jp-OutputArea');
+    if (!out) return;
+    for (const el of out.querySelectorAll('mjx-container')) {
+      if (rec.seen.has(el)) continue;
+      rec.seen.add(el);
+      const mml = el.querySelector('mjx-assistive-mml');
+      rec.math.push({
+        t: performance.now(),
+        tex: texOf.has(el) ? texOf.get(el) : null,
+        mml: mml ? mml.textContent : '',
+        marked: !!el.closest('.mathjax_process, .tex2jax_process'),
+        live: !!el.closest('.widget-htmlmath'),
+        settled: !!el.closest('div.kagura-md:not(.widget-vbox)'),
+        display: el.getAttribute('display') === 'true',
+        context: describe(el),
+        via,
+      });
+    }
+  };
+  const observer = new MutationObserver(() => { rec.mutations++; scan('mutation'); });
+  observer.observe(cell, {childList: true, subtree: true, characterData: true});
+  let raf = 0;
+  const frame = () => { rec.frames++; scan('frame'); raf = requestAnimationFrame(frame); };
+  raf = requestAnimationFrame(frame);
+  rec.stop = () => { observer.disconnect(); cancelAnimationFrame(raf); scan('stop'); };
+  window.__kaguraMath = rec;
+  return hooked;
+}
+"""
+
+JS_STOP_MATH_RECORDER = r"""
+() => { const rec = window.__kaguraMath; rec.stop();
+        return {hooked: rec.hooked, math: rec.math, frames: rec.frames, mutations: rec.mutations}; }
+"""
+
+
+def start_math_recorder(lab: LabPage, index: int) -> bool:
+    """Record every math element of cell ``index`` from now on; True when TeX can be read."""
+    return bool(lab.page.evaluate(JS_START_MATH_RECORDER, index))
+
+
+def stop_math_recorder(lab: LabPage) -> dict[str, Any]:
+    """``{hooked, math: [{tex, mml, marked, live, settled, display, context, t, via}], frames, ...}``."""
+    return lab.page.evaluate(JS_STOP_MATH_RECORDER)
+
+
+# Words split across lines in table cells. For each <th>/<td> under ``selector``
+# in cell ``index``'s output: every character's line (Range.getClientRects), then
+# each whitespace-separated token whose characters sit on more than one line,
+# written with "|" at the break. ``letters`` marks a break between two letters
+# or digits (``Severit|y``); otherwise the break follows punctuation (``INC-|2291``).
+# ``code``: the token is (partly) inline code.
+JS_TABLE_WORD_SPLITS = r"""
+([index, selector]) => {
+  const out = window.__kagura.output(index);
+  const cells = out ? out.querySelectorAll(selector) : [];
+  const splits = [];
+  const alnum = /[\p{L}\p{N}]/u;
+  for (const cell of cells) {
+    const chars = [];
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = walker.nextNode())) {
+      if (node.parentElement.closest('mjx-container, style, script')) continue;
+      const code = !!node.parentElement.closest('code');
+      for (let k = 0; k < node.data.length; k++) {
+        const range = document.createRange();
+        range.setStart(node, k);
+        range.setEnd(node, k + 1);
+        const rect = Array.from(range.getClientRects()).find(r => r.width > 0);
+        chars.push({c: node.data[k], top: rect ? rect.top : null, code});
+      }
+    }
+    let word = [];
+    const finish = () => {
+      let shown = '', last = null, letters = false;
+      for (let n = 0; n < word.length; n++) {
+        const ch = word[n];
+        if (ch.top !== null && last !== null && Math.abs(ch.top - last.top) > 2) {
+          shown += '|';
+          if (alnum.test(last.c) && alnum.test(ch.c)) letters = true;
+        }
+        shown += ch.c;
+        if (ch.top !== null) last = ch;
+      }
+      if (shown.includes('|')) {
+        const text = cell.textContent.trim().slice(0, 80);
+        const code = word.some(ch => ch.code);
+        splits.push({word: shown, letters, code, header: cell.tagName === 'TH', cell: text});
+      }
+      word = [];
+    };
+    for (const ch of chars) { if (/\s/.test(ch.c)) finish(); else word.push(ch); }
+    finish();
+  }
+  return splits;
+}
+"""
+
+
+def table_word_splits(lab: LabPage, index: int, selector: str = "table th, table td") -> list[dict[str, Any]]:
+    """Tokens of table cells in cell ``index``'s output that wrap onto two lines (see the JS above)."""
+    return lab.page.evaluate(JS_TABLE_WORD_SPLITS, [index, selector])

@@ -344,7 +344,7 @@ def test_no_script_runs_from_model_output(lab: LabPage, screenshots: Path) -> No
     answer = "\n\n".join(f"Attempt {n}:\n\n{p}" for n, p in enumerate(payloads, 1))
     settled_each = (
         "from IPython.display import display\n"
-        "from kagura_magic.views.notebook import static_bundle\n"
+        "from kagura_magic.views._bundle import static_bundle\n"
         "from kagura_magic.markdown import render\n"
         f"PAYLOADS = {payloads!r}\n"
         "for payload in PAYLOADS:\n"

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
+
+from kagura_magic.formats import fenced
+from kagura_magic.llm import StreamStats
+from kagura_magic.views._protocol import LiveMode, Outcome, View
 
 from ._live import LiveMarkdownView, LiveRegion
 from ._output import write_all
@@ -18,13 +22,14 @@ from ._plain import PlainStreamView, PlainTextView, Spinner, status_line, wants_
 from ._render import Renderer, plain
 
 __all__ = [
+    "HeldView",
     "LiveMarkdownView",
     "LiveRegion",
-    "MagicTerminalView",
     "PlainStreamView",
     "PlainTextView",
     "Renderer",
     "Spinner",
+    "TerminalView",
     "make_view",
     "plain",
     "status_line",
@@ -43,40 +48,66 @@ def wants_live(out: TextIO) -> bool:
     return tty and os.environ.get("TERM", "") != "dumb"
 
 
+TerminalView = LiveMarkdownView | PlainStreamView
+
+
 def make_view(
-    label: str, out: TextIO | None = None, err: TextIO | None = None, plain_text: bool = False
-) -> LiveMarkdownView | PlainStreamView:
-    """The view for ``out``: live Markdown on a terminal, raw text otherwise (or when asked)."""
+    label: str,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    mode: LiveMode = "markdown",
+    quiet: bool = False,
+) -> View:
+    """The view for ``out``: live Markdown on a terminal, raw text otherwise.
+
+    ``verbatim`` answers (``-f text``, ``-f html``) are written as they are,
+    even on a terminal: rendering them as Markdown would change them. ``data``
+    (``-f json``) is held until complete, then shown as its parsed value:
+    half a JSON document is not worth reading, and what a terminal has
+    printed cannot be replaced by the pretty form afterwards.
+    """
     out = out or sys.stdout
-    if not plain_text and wants_live(out):
-        return LiveMarkdownView(label, out=out, err=err)
-    return PlainStreamView(label, out=out, err=err)
+    view: TerminalView
+    if mode == "markdown" and wants_live(out):
+        view = LiveMarkdownView(label, out=out, err=err, quiet=quiet)
+    elif mode == "data" and wants_live(out):
+        return HeldView(LiveMarkdownView(label, out=out, err=err, quiet=quiet))
+    else:
+        view = PlainStreamView(label, out=out, err=err, quiet=quiet)
+    return view
 
 
-class MagicTerminalView:
-    """``%%agent`` without widgets: the same view as the CLI, behind the notebook view's interface.
+class HeldView:
+    """Shows nothing of the answer until it is complete, then its final form (see ``make_view``).
 
-    Errors are not printed here: the magic ends the cell with them, once.
+    The inner view's spinner keeps turning meanwhile. If the answer is not
+    complete, what arrived is shown as it is: nothing streamed is lost.
     """
 
-    def __init__(self, label: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        self._view = make_view(label, out=out, err=err)
+    def __init__(self, inner: TerminalView) -> None:
+        self._inner = inner
+        self._pieces: list[str] = []
 
     @property
     def text(self) -> str:
-        return self._view.text
+        return "".join(self._pieces)
 
     def start(self) -> None:
-        self._view.start()
+        self._inner.start()
 
-    def feed(self, piece: str, stats: Any = None) -> None:
-        self._view.feed(piece, stats)
+    def feed(self, piece: str, stats: StreamStats | None = None) -> None:
+        self._pieces.append(piece)
 
     def due_in(self) -> float | None:
-        return self._view.due_in()
+        return None
 
-    def flush(self, stats: Any = None) -> None:
-        self._view.flush(stats)
+    def flush(self, stats: StreamStats | None = None) -> None:
+        pass
 
-    def settle(self, stats: Any = None, note: str | None = None, error: bool = False, **kwargs: Any) -> None:
-        self._view.settle(stats, note=note, error=error, **kwargs)
+    def settle(self, outcome: Outcome) -> None:
+        shown = outcome.rendering.markdown if outcome.ok else None
+        if shown is None:
+            shown = fenced(self.text) if self.text else ""
+        self._inner.feed(shown)
+        self._inner.settle(outcome)

@@ -42,10 +42,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from kagura_magic.markdown import MarkdownStream
+from kagura_magic.views._protocol import Outcome
 
 from ._output import write_all
 from ._plain import Spinner, status_line, wants_color
-from ._render import PARSER, Renderer, line_offsets, plain
+from ._render import PARSER, ColorSystemName, Renderer, line_offsets, plain
 
 __all__ = ["FRAME_INTERVAL", "LiveMarkdownView", "LiveRegion"]
 
@@ -197,8 +198,9 @@ class LiveMarkdownView:
         size: Callable[[], tuple[int, int]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         color: bool | None = None,
-        color_system: str | None = "auto",
+        color_system: ColorSystemName | None = "auto",
         spinner: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.label = label
         self.out = out or sys.stdout
@@ -209,6 +211,7 @@ class LiveMarkdownView:
         self._clock = clock
         self._color = wants_color(self.out) if color is None else color
         self._color_system = color_system
+        self._quiet = quiet  # no status line after the answer (the CLI's -q)
         self._spinner = Spinner(f"Thinking… {label}".rstrip(), self.err) if spinner else None
         self._renderer: Renderer | None = None
         self._limit = 20
@@ -250,27 +253,19 @@ class LiveMarkdownView:
         if self._dirty:
             self._frame(final=False)
 
-    def settle(
-        self,
-        stats: Any = None,
-        note: str | None = None,
-        error: bool = False,
-        *,
-        quiet: bool = False,
-        **_: Any,
-    ) -> None:
+    def settle(self, outcome: Outcome) -> None:
         """End the answer. Complete: the final rendering of the tail, then the status line.
 
-        Interrupted or failed (``note`` set): the rows on screen stay as they
-        are; the caller says what happened, in its own words, once.
+        Otherwise the rows on screen stay as they are; the caller says what
+        happened, in its own words, once.
         """
         if self._spinner is not None:
             self._spinner.stop()
-        if note is None and self.text:
+        if outcome.ok and self.text:
             self._frame(final=True)
-            summary = getattr(stats, "summary", None)
-            if summary is not None and not quiet:
-                write_all(self.err, status_line(summary(), wants_color(self.err) and self._color) + "\n")
+            if outcome.stats is not None and not self._quiet:
+                line = status_line(outcome.stats.summary(), wants_color(self.err) and self._color)
+                write_all(self.err, line + "\n")
             return
         if self.text:
             self._frame(final=False, whole=True)  # all of the open block, not only its last rows

@@ -15,6 +15,9 @@ import sys
 import threading
 from typing import TextIO
 
+from kagura_magic.llm import StreamStats
+from kagura_magic.views._protocol import Outcome
+
 from ._output import write_all
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -107,16 +110,19 @@ class PlainTextView:
 
 
 class PlainStreamView:
-    """``PlainTextView`` behind the pump's interface (``feed``/``due_in``/``flush``/``settle``).
+    """``PlainTextView`` behind the ``View`` protocol.
 
     Every piece is written at once: a pipe's reader wants bytes as they come,
     and there is nothing to coalesce. Errors are not printed here: the caller
     (the magic, the CLI) ends with them, once.
     """
 
-    def __init__(self, label: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(
+        self, label: str, out: TextIO | None = None, err: TextIO | None = None, *, quiet: bool = False
+    ) -> None:
         self._text = PlainTextView(out=out, err=err, label=label)
         self._pieces: list[str] = []
+        self._quiet = quiet
 
     @property
     def text(self) -> str:
@@ -129,25 +135,16 @@ class PlainStreamView:
     def start(self) -> None:
         self._text.start()
 
-    def feed(self, piece: str, stats: object = None) -> None:
+    def feed(self, piece: str, stats: StreamStats | None = None) -> None:
         self._pieces.append(piece)
         self._text.feed(piece)
 
     def due_in(self) -> float | None:
         return None
 
-    def flush(self, stats: object = None) -> None:
+    def flush(self, stats: StreamStats | None = None) -> None:
         pass
 
-    def settle(
-        self,
-        stats: object = None,
-        note: str | None = None,
-        error: bool = False,
-        *,
-        quiet: bool = False,
-        **_: object,
-    ) -> None:
-        summary = getattr(stats, "summary", None)
-        show = summary is not None and self.text and not note and not quiet
-        self._text.finish(status=summary() if show else None)
+    def settle(self, outcome: Outcome) -> None:
+        show = outcome.ok and outcome.stats is not None and self.text and not self._quiet
+        self._text.finish(status=outcome.stats.summary() if show and outcome.stats else None)

@@ -28,7 +28,7 @@ import io
 import itertools
 import re
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -36,6 +36,9 @@ from rich.console import COLOR_SYSTEMS, Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, ListElement, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.syntax import Syntax
+
+ColorSystemName = Literal["auto", "standard", "256", "truecolor", "windows"]
+"""What rich's ``Console(color_system=...)`` takes."""
 
 __all__ = ["PARSER", "Renderer", "plain", "top_level_blocks"]
 
@@ -117,7 +120,7 @@ class Renderer:
     count of rows to redraw.
     """
 
-    def __init__(self, width: int, color: bool = True, color_system: str | None = "auto") -> None:
+    def __init__(self, width: int, color: bool = True, color_system: ColorSystemName | None = "auto") -> None:
         self.width = max(width, 10)
         self.color = color
         self.console = Console(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from kagura_magic.markdown import render
-from kagura_magic.views.notebook import settled_stylesheet, static_bundle, stylesheet
+from kagura_magic.views._bundle import settled_stylesheet, static_bundle
+from kagura_magic.views.notebook import stylesheet
 
 CODE_ANSWER = "Use this:\n\n```python\nimport pandas as pd\nprint(pd.__version__)\n```\n"
 

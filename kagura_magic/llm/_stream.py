@@ -1,0 +1,201 @@
+"""The answer as it is written: one stream object, read with ``async for`` or with ``for``.
+
+``call_llm_stream`` returns an ``AsyncTextStream``. The async protocol is the
+stream itself: it opens the request (retrying only until the first text, see
+``_retry``), yields text pieces as the provider sends them, and closes the
+HTTP response when it ends, fails, is cancelled or ``aclose()``d. The sync
+protocol is a thin adapter over it: ``for piece in stream`` reads the same
+async stream on the I/O loop (``_loop.BlockingReader``), one piece per step,
+and Ctrl-C while waiting cancels the read, which closes the response at once
+even while the provider is silent. So both flavours share one request, one
+error mapping and one accounting, and cannot drift.
+
+Why one name for both: in ``call_llm``/``acall_llm`` the ``a`` marks what
+you *await*. A stream is not awaited but iterated, and ``for`` or
+``async for`` already says which flavour you want, so one name serves both.
+``call_llm_stream_sync`` stays for one release as a deprecated alias, and
+``TextStream`` is another name for ``AsyncTextStream`` (the same class).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+import weakref
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any
+
+from kagura_magic.config import LLMConfig
+from kagura_magic.llm import _backend as backend
+from kagura_magic.llm._loop import BlockingReader
+from kagura_magic.llm._request import Request
+from kagura_magic.llm._retry import with_retries
+from kagura_magic.llm._types import Message, PromptOrMessages, StreamStats
+
+
+class AsyncTextStream:
+    """Text pieces of one answer: ``async for`` / ``aclose()``, or ``for`` / ``close()``.
+
+    ``stats`` holds timings, tokens and cost; ``text`` the text so far. Both
+    protocols are context managers; leaving one early closes the response.
+    """
+
+    def __init__(self, prompt_or_messages: PromptOrMessages, config: LLMConfig | None = None) -> None:
+        self._request = Request(prompt_or_messages, config)
+        self._response = _Response()
+        self._pieces: AsyncGenerator[str, None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the async protocol runs
+        self._reader: BlockingReader[str] | None = None
+
+    @property
+    def config(self) -> LLMConfig:
+        return self._request.config
+
+    @property
+    def model(self) -> str:
+        return self._request.model
+
+    @property
+    def messages(self) -> list[Message]:
+        return self._request.messages
+
+    @property
+    def stats(self) -> StreamStats:
+        return self._request.stats
+
+    @property
+    def text(self) -> str:
+        """Everything received so far: the partial answer if it stopped early."""
+        return self._request.text
+
+    def _generator(self) -> AsyncGenerator[str, None]:
+        if self._pieces is None:
+            self._pieces = _read(self._request, self._response)
+        return self._pieces
+
+    # -- async for ---------------------------------------------------------
+    def __aiter__(self) -> AsyncTextStream:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return await self._generator().__anext__()
+
+    async def __aenter__(self) -> AsyncTextStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._pieces is not None:
+            await self._pieces.aclose()
+        await self._response.close()
+
+    # -- for: the thin adapter ---------------------------------------------
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self._reader is None:
+            self._reader = BlockingReader(self._generator())
+            # A stream dropped half-read still closes its connection.
+            weakref.finalize(self, self._reader.cancel).atexit = False
+        return self._reader.next()
+
+    def __enter__(self) -> AsyncTextStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop a ``for`` read and close the response (an ``async for`` one: ``await aclose()``)."""
+        if self._reader is not None:
+            self._reader.close()
+        elif self._loop is not None and self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self.aclose(), self._loop)
+
+
+TextStream = AsyncTextStream
+"""The old name of the sync stream: the same class, which ``for`` reads too."""
+
+
+class _Response:
+    """The litellm stream wrapper of the current attempt; closing it closes the HTTP response."""
+
+    def __init__(self) -> None:
+        self.wrapper: Any = None
+
+    async def close(self) -> None:
+        wrapper, self.wrapper = self.wrapper, None
+        if wrapper is not None and hasattr(wrapper, "aclose"):
+            with contextlib.suppress(Exception):  # already closed or broken: nothing to release
+                await wrapper.aclose()
+
+
+async def _read(request: Request, response: _Response) -> AsyncGenerator[str, None]:
+    """The pieces of one answer; a module function, so it holds the request but not its stream."""
+    try:
+        kwargs = request.stream_kwargs()  # the clock started with the stream: litellm's import counts
+
+        def counted(number: int) -> None:
+            request.stats.attempts = number
+
+        try:
+            first = await with_retries(
+                lambda: _open(request, response, kwargs),
+                max_retries=request.config.max_retries,
+                backoff=request.config.retry_backoff,
+                on_attempt=counted,
+                after_failure=response.close,
+            )
+            if first is not None:
+                yield first
+                async for chunk in response.wrapper:
+                    piece = request.take(chunk)
+                    if piece:
+                        yield piece
+        except Exception as exc:
+            raise request.error(exc) from None
+        if leftover := request.leftover():
+            yield leftover
+        request.finish(response.wrapper)
+    finally:
+        await response.close()
+        request.stop_clock()
+
+
+async def _open(request: Request, response: _Response, kwargs: dict[str, Any]) -> str | None:
+    """Send the request and read up to its first text (None: it ended without any)."""
+    response.wrapper = await backend.acompletion(**kwargs)
+    async for chunk in response.wrapper:
+        piece = request.take(chunk)
+        if piece:
+            return piece
+    return None
+
+
+def call_llm_stream(prompt_or_messages: PromptOrMessages, config: LLMConfig | None = None) -> AsyncTextStream:
+    """Stream an answer as text pieces, as the provider sends them: ``async for`` or ``for``.
+
+    ``stream.stats`` holds timings, tokens and cost; ``stream.text`` the text
+    so far. Errors are ``AgentError``; one raised mid-stream carries the text
+    received in ``partial_text``. Streams are never cached.
+    """
+    return AsyncTextStream(prompt_or_messages, config)
+
+
+def call_llm_stream_sync(
+    prompt_or_messages: PromptOrMessages, config: LLMConfig | None = None
+) -> AsyncTextStream:
+    """Deprecated: ``call_llm_stream`` returns the same stream, and ``for`` reads it."""
+    warnings.warn(
+        "call_llm_stream_sync() is deprecated and will be removed in the next release: "
+        "call_llm_stream() returns the same stream, read it with `for piece in call_llm_stream(...)`.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return AsyncTextStream(prompt_or_messages, config)

@@ -1,0 +1,124 @@
+"""The static output an answer settles into, and the styles the HTML views share.
+
+A settled answer is one bundle (``text/markdown`` + ``text/html`` +
+``text/plain``): a saved notebook shows it in any viewer, widgets or not, and
+``nbval`` compares its text. Its stylesheet carries only the rules the
+answer uses, since it is saved once per answer.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from kagura_magic.markdown import STYLESHEET, stylesheet_for
+from kagura_magic.views._protocol import Outcome
+
+SPINNER = """<span class="kagura-spinner" role="status" aria-label="waiting for the first token">
+<span></span><span></span><span></span></span> <span class="kagura-status-text">{label}</span>"""
+
+SPINNER_CSS = """
+.kagura-spinner { display: inline-flex; gap: 3px; vertical-align: middle; }
+.kagura-spinner span { width: 6px; height: 6px; border-radius: 50%;
+  background: var(--jp-brand-color1, #1976d2); animation: kagura-pulse 1s infinite ease-in-out; }
+.kagura-spinner span:nth-child(2) { animation-delay: .15s; }
+.kagura-spinner span:nth-child(3) { animation-delay: .3s; }
+@keyframes kagura-pulse { 0%, 80%, 100% { opacity: .25; transform: scale(.8); }
+  40% { opacity: 1; transform: scale(1); } }
+"""
+
+VIEW_CSS = """
+.kagura-status { color: var(--jp-ui-font-color2, #777); font-size: 0.85em;
+  font-family: var(--jp-ui-font-family, sans-serif); margin-top: 0.4em; }
+.kagura-note { margin-top: 0.5em; padding: 0.35em 0.6em; border-left: 3px solid #d9822b;
+  background: rgba(217, 130, 43, 0.08); font-size: 0.9em; }
+.kagura-note.kagura-error { border-left-color: #d13c3c; background: rgba(209, 60, 60, 0.08); }
+/* JupyterLab styles rendered outputs with rules like ".jp-ThemedContainer
+   .jp-RenderedHTMLCommon pre", which beat ".kagura-md pre"; ":not(#kagura-boost)"
+   adds an id's weight so the live widgets and the settled HTML look the same. */
+.kagura-md:not(#kagura-boost) { font-size: var(--jp-content-font-size1, 14px); line-height: 1.55; }
+.kagura-md:not(#kagura-boost) h1 { font-size: 1.6em; font-weight: 600; }
+.kagura-md:not(#kagura-boost) h2 { font-size: 1.35em; font-weight: 600; }
+.kagura-md:not(#kagura-boost) h3 { font-size: 1.15em; font-weight: 600; }
+.kagura-md:not(#kagura-boost) pre { background: rgba(127, 127, 127, 0.10); padding: 0.6em 0.8em;
+  margin: 0.55em 0; border-radius: 4px; font-size: var(--jp-code-font-size, 13px); line-height: 1.4; }
+.kagura-md:not(#kagura-boost) pre code { font-size: inherit; background: transparent; padding: 0; }
+.kagura-md:not(#kagura-boost) :not(pre) > code { font-size: 0.9em; padding: 0.08em 0.3em;
+  background: rgba(127, 127, 127, 0.16); }
+.kagura-md:not(#kagura-boost) table { font-size: 0.93em; }
+.kagura-md:not(#kagura-boost) td, .kagura-md:not(#kagura-boost) th { line-height: 1.45; }
+.kagura-md:not(#kagura-boost) ul, .kagura-md:not(#kagura-boost) ol { padding-left: 2em; }
+.kagura-status { font-size: var(--jp-ui-font-size0, 11px); }
+.kagura-line { white-space: pre-wrap; font-family: var(--jp-code-font-family, monospace);
+  font-size: var(--jp-code-font-size, 13px); line-height: 1.45; }
+"""
+
+# MathJax (JupyterLab's typesetter) skips everything inside except what the
+# engine marked as math ("mathjax_process"): a "$5" in prose is never typeset.
+CONTAINER_CLASSES = "kagura-md tex2jax_ignore mathjax_ignore"
+
+
+def base_stylesheet() -> str:
+    """What any live HTML answer may need: Markdown, code colours, spinner, status line."""
+    return STYLESHEET + SPINNER_CSS + VIEW_CSS
+
+
+def settled_stylesheet(rendered: str) -> str:
+    """Only what this finished answer uses: it is saved with the notebook, once per answer."""
+    return stylesheet_for(rendered) + VIEW_CSS
+
+
+def status_html(text: str) -> str:
+    return f'<div class="kagura-status">{html.escape(text)}</div>'
+
+
+def spinner_html(label: str) -> str:
+    return SPINNER.format(label=html.escape(label))
+
+
+def _note_html(note: str, error: bool) -> str:
+    lines = "<br>".join(html.escape(line) for line in note.splitlines())
+    return f'<div class="kagura-note{" kagura-error" if error else ""}">{lines}</div>'
+
+
+def static_bundle(
+    source: str, rendered: str, status: str | None = None, note: str | None = None, error: bool = False
+) -> dict[str, Any]:
+    """The settled output: readable as Markdown, HTML or plain text, in any viewer."""
+    parts = [
+        f"<style>{settled_stylesheet(rendered)}</style>",
+        f'<div class="{CONTAINER_CLASSES}">{rendered}</div>',
+    ]
+    if note:
+        parts.append(_note_html(note, error))
+    if status:
+        parts.append(status_html(status))
+    plain = source if not note else f"{source}\n\n[{note}]" if source else f"[{note}]"
+    markdown = source if not note else f"{source}\n\n> {note}" if source else f"> {note}"
+    return {"text/markdown": markdown, "text/html": "\n".join(parts), "text/plain": plain}
+
+
+def settled_bundle(outcome: Outcome, streamed_html: str) -> dict[str, Any]:
+    """What ``outcome`` settles into; ``streamed_html`` is the stream's own final rendering.
+
+    A format may replace the rendering (``outcome.rendering``); an interrupt
+    is noted as a stop, anything else that went wrong as an error.
+    """
+    rendering = outcome.rendering
+    if not outcome.text and not outcome.note:
+        return {"text/plain": ""}  # nothing to keep: the caller's message says it all
+    if rendering.html is not None:
+        final_html = rendering.html
+    elif rendering.markdown is not None:
+        from kagura_magic.markdown import render
+
+        final_html = render(rendering.markdown)
+    else:
+        final_html = streamed_html
+    status = outcome.stats.summary() if outcome.stats is not None and outcome.text else None
+    error = outcome.status not in ("complete", "interrupted")
+    bundle = static_bundle(outcome.text, final_html, status=status, note=outcome.note, error=error)
+    bundle.update(rendering.extra)
+    for mimetype in rendering.omit:
+        bundle.pop(mimetype, None)
+    return bundle

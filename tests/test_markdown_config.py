@@ -1,0 +1,96 @@
+"""Tests for ``kagura_magic.markdown._config``: the one Markdown configuration and its safety.
+
+GFM features, footnotes, highlighting, and invariant 5 (DESIGN.md): nothing in
+an answer can run script, in ``render`` or in any streamed snapshot.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kagura_magic.markdown import MarkdownStream, render
+from tests.markdown_helpers import assert_safe, chunks_of, seen, visible
+from tests.xss_payloads import XSS_PAYLOADS
+
+
+def test_render_gfm_features() -> None:
+    html = render(
+        "# T\n\n**b** *i* ~~s~~ https://example.com\n\n- [ ] open\n- [x] done\n\n"
+        "| a | b |\n|---|--:|\n| 1 | 2 |\n"
+    )
+    assert "<h1>T</h1>" in html
+    assert "<strong>b</strong> <em>i</em> <s>s</s>" in html
+    assert '<a href="https://example.com" rel="noopener noreferrer">https://example.com</a>' in html
+    assert 'class="task-list-item-checkbox" disabled="" type="checkbox" checked=""' in html
+    assert '<td style="text-align:right">2</td>' in html
+
+
+def test_render_footnotes_at_the_end() -> None:
+    html = render("A[^n] b.\n\n[^n]: The note.\n\nAfter.\n")
+    assert html.index("After.") < html.index('<section class="footnotes">')
+    assert '<sup class="footnote-ref"><a href="#fn1" id="fnref1">[1]</a></sup>' in html
+
+
+def test_highlighting_keeps_language_class_and_text() -> None:
+    html = render("```python\nx = '<a>'  # hi\n```\n")
+    assert html.startswith('<pre><code class="language-python"><span class=')
+    assert visible(html) == "x = '<a>' # hi"
+    unknown = render("```nosuchlang\na < b\n```\n")
+    assert unknown == '<pre><code class="language-nosuchlang">a &lt; b\n</code></pre>\n'
+
+
+def test_footnote_section_while_streaming() -> None:
+    """Only defined notes get an entry; the one still being written has no back-link yet."""
+    assert "footnotes" not in seen("A[^1] b.\n\n")
+    growing = seen("A[^1] b.\n\n[^1]: The no")
+    assert '<li id="fn1" class="footnote-item"><p>The no</p>' in growing
+    assert "footnote-backref" not in growing
+    done = seen("A[^1] b.\n\n[^1]: The note.\n\n[^2]: x")
+    assert 'The note. <a href="#fnref1" class="footnote-backref">' in done
+
+
+# -- safety ------------------------------------------------------------------------------
+
+
+def test_xss_collection_is_large_and_fires() -> None:
+    assert len(XSS_PAYLOADS) >= 35
+    # Each sets the flag (the base64 one does so once decoded); file: is refused as such.
+    assert all("__xss_fired" in p or "base64" in p or "file:" in p for p in XSS_PAYLOADS)
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS)
+def test_xss_payload_never_survives(payload: str) -> None:
+    assert_safe(render(payload))
+    for chunks in (list(payload), chunks_of(payload, 7, 5)):
+        stream = MarkdownStream()
+        for chunk in chunks:
+            stream.feed(chunk)
+            assert_safe(stream.snapshot())
+        assert_safe(stream.finish())
+
+
+def test_assert_safe_catches_injections() -> None:
+    """The checker itself must be able to fail."""
+    for bad in (
+        "<script>x</script>",
+        '<img src="x" onerror="y">',
+        '<a href=" JaVa&#x09;script:x">a</a>',
+        '<a href="data:image/png;base64,AA">a</a>',
+        "<svg></svg>",
+    ):
+        with pytest.raises(AssertionError):
+            assert_safe(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "href"),
+    [
+        ("[a](https://x.org/p?q=1)", "https://x.org/p?q=1"),
+        ("[a](/relative/path)", "/relative/path"),
+        ("[a](#frag)", "#frag"),
+        ("[a](mailto:me@x.org)", "mailto:me@x.org"),
+        ("![i](data:image/png;base64,AAAA)", "data:image/png;base64,AAAA"),
+    ],
+)
+def test_safe_links_survive(text: str, href: str) -> None:
+    assert href in render(text)
