@@ -23,6 +23,13 @@ from kagura_magic.views.terminal import make_view, plain
 ECHO = LLMConfig(model="demo/echo", extra={"tokens_per_second": 0})
 
 
+@pytest.fixture(autouse=True)
+def _no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Colourless terminal views: rich caches a style's escape codes for the first colour system
+    it renders with, and the pty tests compare colours against a 256-colour reference."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
 class _Terminal(io.StringIO):
     """A buffer that says it is a terminal: the views draw as they would on one."""
 

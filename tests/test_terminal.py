@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from kagura_magic.views import Outcome
 from kagura_magic.views.terminal import make_view
 
@@ -18,8 +20,9 @@ def test_the_view_writes_raw_text_when_piped() -> None:
     assert out.getvalue() == "# Title\n\n**bold**\n" and view.text == "# Title\n\n**bold**"
 
 
-def test_held_json_shows_what_arrived_when_it_is_not_complete() -> None:
+def test_held_json_shows_what_arrived_when_it_is_not_complete(monkeypatch: pytest.MonkeyPatch) -> None:
     """A data view that never completes still shows every character that came."""
+    monkeypatch.setenv("NO_COLOR", "1")  # rich would cache this colour system's codes (see test_answer)
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
