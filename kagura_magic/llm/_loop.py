@@ -9,6 +9,17 @@ Sync callers block on a thread primitive, which SIGINT interrupts; the
 ``KeyboardInterrupt`` then cancels the task on the loop, which is the only way
 to stop a read that waits on a silent provider (a thread blocked in a sync
 read notices only at the next chunk or the read timeout).
+
+Exit. A process that streamed an answer used to hang at exit about one run
+in five: litellm's post-call logging, left running as tasks on this loop,
+imports lazily (``litellm.proxy.spend_tracking.savings``), and a daemon
+thread frozen by interpreter shutdown in the middle of that import keeps the
+module's import lock forever; litellm's HTTP clients' finalizers then import
+on the main thread and wait on it. So ``_wind_down`` (an ``atexit`` hook)
+closes half-read streams, finishes or cancels what is left on the loop and
+stops it while the interpreter can still run it, then joins the thread: at
+finalization nothing of ours or litellm's is running. ``tests/stress`` runs
+the CLI, terminal IPython and a kernel in loops to hold it.
 """
 
 from __future__ import annotations
