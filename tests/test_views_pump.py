@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from kagura_magic.config import LLMConfig
 from kagura_magic.llm import call_llm_stream
 from kagura_magic.views.pump import pump
-from tests.openai_server import OpenAIServer, local_config
+from tests.openai_server import OpenAIServer, interrupt_once_requested, local_config
 
 TEXT = " ".join(f"word{i}" for i in range(400))
 
@@ -70,23 +68,6 @@ def test_the_sigint_handler_is_restored_after_streaming() -> None:
     assert outcome.ok and signal.getsignal(signal.SIGINT) is before
 
 
-def _interrupt_once_requested(server: OpenAIServer, requests: int) -> threading.Thread:
-    """SIGINT to the main thread once the server has the request (however long litellm's import took)."""
-    main = threading.main_thread().ident
-    assert main is not None
-
-    def wait_then_interrupt() -> None:
-        deadline = time.monotonic() + 60
-        while len(server.requests) < requests and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)  # well into the silence
-        signal.pthread_kill(main, signal.SIGINT)
-
-    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.mark.usefixtures("sigint_raises")
 @pytest.mark.parametrize("scenario", ["silent", "stall"], ids=["before-first-token", "mid-answer-stall"])
 def test_ctrl_c_while_the_provider_is_silent_closes_the_connection_at_once(
@@ -100,7 +81,7 @@ def test_ctrl_c_while_the_provider_is_silent_closes_the_connection_at_once(
     openai_server.stall_seconds = 30
     config = local_config(openai_server, scenario, timeout=60)
     view = _RecordingView()
-    _interrupt_once_requested(openai_server, len(openai_server.requests) + 1)
+    interrupt_once_requested(openai_server, len(openai_server.requests) + 1)  # well into the silence
     outcome = pump(call_llm_stream(TEXT, config), view)
     assert outcome.interrupted
     assert openai_server.disconnected.wait(3), "the connection closed at once, not after the 30 s silence"
