@@ -13,11 +13,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, Any, Literal
 
 from kagura_magic.errors import FormatError
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 __all__ = ["FORMATS", "LIVE_MODES", "Finished", "FormatError", "LiveMode", "Rendering", "finish"]
 
@@ -52,6 +53,8 @@ def code_blocks(markdown: str) -> list[tuple[str, str]]:
 
 @functools.cache
 def _fence_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # on first use: `kagura --help` reads FORMATS from here
+
     return MarkdownIt("commonmark")
 
 

@@ -37,15 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kagura_magic.config import MODEL_ENV_VAR, LLMConfig, mask, masked_params, parse_params
+from kagura_magic.formats import FORMATS
 
 if TYPE_CHECKING:
     from traitlets import TraitType
 
 Surface = Literal["cell", "cli"]
 
-# -f/--format's values. formats.FORMATS is the same tuple (a test holds them
-# together); importing formats here would make `kagura --help` load markdown-it.
-FORMATS = ("markdown", "text", "code", "json", "html")
 VIEWS = ("auto", "widget", "html", "terminal")
 
 

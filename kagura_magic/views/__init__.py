@@ -13,9 +13,8 @@ from typing import Any, Literal
 from kagura_magic.views._protocol import LiveMode, Outcome, Rendering, Status, View
 
 ViewKind = Literal["auto", "widget", "html", "terminal"]
-VIEW_KINDS: tuple[ViewKind, ...] = ("auto", "widget", "html", "terminal")
 
-__all__ = ["VIEW_KINDS", "LiveMode", "Outcome", "Rendering", "Status", "View", "ViewKind", "make_view"]
+__all__ = ["LiveMode", "Outcome", "Rendering", "Status", "View", "ViewKind", "make_view"]
 
 
 def make_view(

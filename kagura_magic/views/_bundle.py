@@ -9,6 +9,7 @@ answer uses, since it is saved once per answer.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 from kagura_magic.markdown import STYLESHEET, stylesheet_for
@@ -98,8 +99,9 @@ def static_bundle(
     return {"text/markdown": markdown, "text/html": "\n".join(parts), "text/plain": plain}
 
 
-def settled_bundle(outcome: Outcome, streamed_html: str) -> dict[str, Any]:
-    """What ``outcome`` settles into; ``streamed_html`` is the stream's own final rendering.
+def settled_bundle(outcome: Outcome, streamed_html: Callable[[], str]) -> dict[str, Any]:
+    """What ``outcome`` settles into; ``streamed_html()`` renders the stream's own final HTML,
+    called only when the format does not replace it.
 
     A format may replace the rendering (``outcome.rendering``); an interrupt
     is noted as a stop, anything else that went wrong as an error.
@@ -114,7 +116,7 @@ def settled_bundle(outcome: Outcome, streamed_html: str) -> dict[str, Any]:
 
         final_html = render(rendering.markdown)
     else:
-        final_html = streamed_html
+        final_html = streamed_html()
     status = outcome.stats.summary() if outcome.stats is not None and outcome.text else None
     error = outcome.status not in ("complete", "interrupted")
     bundle = static_bundle(outcome.text, final_html, status=status, note=outcome.note, error=error)

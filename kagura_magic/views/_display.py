@@ -86,7 +86,7 @@ class DisplayView:
 
     def settle(self, outcome: Outcome) -> None:
         """Replace the live view in place with the static output, then free the live one."""
-        self.bundle = settled_bundle(outcome, self.stream.finish() if outcome.text else "")
+        self.bundle = settled_bundle(outcome, self.stream.finish)
         if self._handle is not None:
             self._handle.update(self.bundle, raw=True, metadata={"kagura_magic": outcome.metadata()})
         self._release()
