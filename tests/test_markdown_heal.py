@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kagura_magic.markdown import MarkdownStream
-from tests.markdown_helpers import seen
+from tests.markdown_helpers import chunks_of, seen, stream_check
 
 LINK = ' rel="noopener noreferrer"'
 PY = '<pre><code class="language-python">'
@@ -17,7 +17,17 @@ PY = '<pre><code class="language-python">'
         # emphasis, strike and code spans are closed while open
         ("**bo", "<p><strong>bo</strong></p>\n"),
         ("Some *it", "<p>Some <em>it</em></p>\n"),
-        ("a _b c", "<p>a <em>b c</em></p>\n"),
+        # ``_`` is as likely an identifier (``__private_name``) as emphasis: held
+        ("a _b c", "<p>a</p>\n"),
+        ("a _b c_ d", "<p>a <em>b c</em> d</p>\n"),
+        # ``*`` before punctuation waits for its closer: ``」**`` closes only before punctuation
+        ("**「重要", ""),
+        ("これは**「重要", "<p>これは**「重要</p>\n"),  # after は, ``**「`` opens nothing
+        ("**「重要」**", ""),
+        ("**「重要」**。", "<p><strong>「重要」</strong>。</p>\n"),
+        ("**「重要」**で", "<p>**「重要」**で</p>\n"),
+        ("**bold.**t", "<p>**bold.**t</p>\n"),  # its closer failed: both literal
+        ("次に**注意", "<p>次に<strong>注意</strong></p>\n"),  # CJK has no spaces: not intraword
         ("~~del", "<p><s>del</s></p>\n"),
         ("use `df.sh", "<p>use <code>df.sh</code></p>\n"),
         ("**bold `co", "<p><strong>bold <code>co</code></strong></p>\n"),
@@ -144,3 +154,33 @@ def test_table_frames() -> None:
     assert seen(head + "| 1 | 2 |\n") == (
         table + "<tbody>\n<tr>\n<td>1</td>\n<td>2</td>\n</tr>\n</tbody>\n</table>\n"
     )
+
+
+# Answers in which a delimiter's meaning is decided only by a later character.
+# None of them may show emphasis that later turns into literal markers, or
+# drop underscores that come back.
+UNCERTAIN_EMPHASIS = [
+    "これは**「重要」**です。\n\n次に**注意**してください。\n",
+    "**「重要」**です。\n\n**「重要」**。\n",
+    "A **Note:** then **x**.\n",
+    "中文**（注意）**内容，**重点**在这里。\n",
+    "Sehr **„wichtig“**, und *(a)*b bleibt so.\n",
+    'A **"quoted"** word and **"q"**s stay as typed.\n',
+    "Call obj.__class__.__name__ or __init__ here.\n",
+    "The name __private_thing is mangled, and a __x__y stays.\n",
+    "Set `x` then read __all__, then __dunder__-style names.\n",
+]
+
+
+@pytest.mark.parametrize("text", UNCERTAIN_EMPHASIS)
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_uncertain_emphasis_never_changes_meaning(text: str, seed: int | None) -> None:
+    chunks = list(text) if seed is None else chunks_of(text, seed, largest=5)
+    stream_check(text, chunks)
+
+
+def test_an_unclosed_underscore_is_shown_as_typed_after_the_hold_limit() -> None:
+    text = "Use __private_name " + "and more words " * 8
+    stream = MarkdownStream()
+    stream.feed(text)
+    assert "__private_name and more" in stream.snapshot()

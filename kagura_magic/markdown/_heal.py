@@ -13,7 +13,11 @@ text; it *holds back* what is still uncertain and *appends* closers:
 - inline, in the last paragraph or heading: trailing ``\\``, partial entities,
   ``<`` autolinks and delimiter runs are held back; brackets are held until
   ``](`` shows a link (then shown with a placeholder target); unclosed code
-  spans, ``**``/``*``/``_``/``~~`` are closed; unclosed ``$…$`` math is held.
+  spans, ``**``/``*``/``~~`` are closed; unclosed ``$…$`` math is held. A
+  delimiter whose meaning a later character decides is held until it comes
+  (``_``, which is as often ``__private_name`` as emphasis; ``*`` next to
+  punctuation, which CommonMark's flanking rules make literal in
+  ``**「重要」**です``), so nothing shown bold later turns into asterisks.
 
 An unclosed fence needs no closer: markdown-it runs it to the end of its
 container, which is exactly what the user should see.
@@ -219,12 +223,24 @@ def _is_punct(ch: str) -> bool:
     return bool(ch) and (ch in string.punctuation or unicodedata.category(ch)[0] in ("P", "S"))
 
 
+def _is_wide(ch: str) -> bool:
+    """A letter of a script written without spaces between words (CJK)."""
+    return unicodedata.east_asian_width(ch) in ("W", "F") and unicodedata.category(ch)[0] == "L"
+
+
 @dataclass
 class _Opener:
     kind: str  # "*", "_", "~", "[" or "!["
     pos: int
     length: int
     intraword: bool = False  # ``a*b``: as likely a literal star as an opener
+    inner_punct: bool = False  # ``**「``: its closer will sit after punctuation too
+    literal: bool = False  # its likely closer failed: shown as typed unless really closed
+
+
+# How far past an uncertain opener (``_``, or ``*`` before punctuation) text is
+# held before the opener is decided without its closer.
+EMPHASIS_HOLD_LIMIT = 80
 
 
 def _run_length(text: str, pos: int, ch: str) -> int:
@@ -275,6 +291,16 @@ def _last_bracket(stack: list[_Opener]) -> int | None:
     for index in range(len(stack) - 1, -1, -1):
         if stack[index].kind in ("[", "!["):
             return index
+    return None
+
+
+def _awaited_opener(stack: list[_Opener], kind: str) -> int | None:
+    """Index of the nearest ``kind`` opener still awaiting its closer, not past a bracket."""
+    for pos in range(len(stack) - 1, -1, -1):
+        if stack[pos].kind in ("[", "!["):
+            return None
+        if stack[pos].kind == kind and not stack[pos].literal:
+            return pos
     return None
 
 
@@ -446,17 +472,54 @@ class _Scan:
             can_open, can_close = left, right
         if at_end:
             # Trailing: a closer only if it closes something; else it may open or grow.
-            if can_close and _close_emphasis(self.stack, ch, run) < run:
+            # After punctuation (and for ``_`` always) the next character decides
+            # whether it closes at all: ``」**`` closes before ``。`` but not before ``で``.
+            certain = ch != "_" and not _is_punct(prev)
+            if certain and can_close and _close_emphasis(self.stack, ch, run) < run:
                 return end
             return self._stop(pos)
+        literal = False
+        if left and not right and _is_punct(prev):
+            # Shaped as a closer that failed (``」**で``, ``.**t``): markdown-it takes
+            # it for an opener, but it most likely meant to close the one before it,
+            # so neither is closed by us; a real closer later still matches them.
+            index = _awaited_opener(self.stack, ch)
+            if index is not None:
+                self.stack[index].literal = literal = True
+            else:  # ``）**内``: after a closing bracket, no opener either
+                literal = unicodedata.category(prev) in ("Pe", "Pf")
         left_over = _close_emphasis(self.stack, ch, run) if can_close else run
         if left_over and can_open:
-            self.stack.append(_Opener(ch, pos, left_over, intraword=left and right))
+            # Between CJK letters there are no spaces, so ``次に**注意**`` is not intraword.
+            intraword = left and right and not (_is_wide(prev) or _is_wide(nxt))
+            opener = _Opener(ch, pos, left_over, intraword=intraword, inner_punct=_is_punct(nxt))
+            opener.literal = literal
+            self.stack.append(opener)
         return end
 
 
 def _closers(stack: list[_Opener]) -> str:
     return "".join(opener.kind * opener.length for opener in reversed(stack))
+
+
+def _fate(opener: _Opener, cut: int) -> str:
+    """What an opener still open at the end shows as: ``close``d now, ``hold``, or ``literal``.
+
+    ``**`` before a letter is closed at once, as chat UIs do. An intraword one
+    (``a*b``), or one whose likely closer failed (``**bold.**text``), stays
+    literal. ``_`` (``__private_name``) and ``*`` before punctuation
+    (``**「重要」**です`` stays literal) are as likely literal as emphasis,
+    so they are held until their closer decides, for at most
+    ``EMPHASIS_HOLD_LIMIT`` characters; then ``_`` shows as typed and ``*``
+    as emphasis, the likelier ends of each.
+    """
+    if opener.intraword or opener.literal:
+        return "literal"
+    if opener.kind != "_" and not opener.inner_punct:
+        return "close"
+    if cut - opener.pos <= EMPHASIS_HOLD_LIMIT:
+        return "hold"
+    return "literal" if opener.kind == "_" else "close"
 
 
 def heal_inline(text: str) -> str:
@@ -469,18 +532,25 @@ def heal_inline(text: str) -> str:
         if closing is not None and closing.start() > len(last) - len(body):
             text = text[: lines_start + closing.start()]
     scan = _Scan(text)
-    keep = text[: scan.cut]
-    # Close only openers that look like openers; an intraword one stays literal.
-    stack = [opener for opener in scan.stack if not opener.intraword]
+    cut, suffix = scan.cut, scan.suffix
+    stack: list[_Opener] = []
+    for opener in scan.stack:
+        fate = _fate(opener, cut)
+        if fate == "hold":
+            cut, suffix = opener.pos, ""
+            break
+        if fate == "close":
+            stack.append(opener)
+    keep = text[:cut]
     if not stack:
-        return keep + scan.suffix
-    if not scan.suffix:
+        return keep + suffix
+    if not suffix:
         keep = keep.rstrip()  # a closer right after a space would not close
         while stack and stack[-1].pos + stack[-1].length >= len(keep):
             keep = keep[: stack.pop().pos].rstrip()
         if not stack:
             return keep
-    healed = keep + scan.suffix + _closers(stack)
+    healed = keep + suffix + _closers(stack)
     if MD.renderInline(healed, {}).rstrip()[-1:] in ("*", "_", "~"):
         # Our closers did not close (a flanking rule we do not model):
         # hold the emphasis back instead of showing raw markers.
