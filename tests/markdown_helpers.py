@@ -29,7 +29,11 @@ VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embe
 
 
 class _Inspect(HTMLParser):
-    """Collects visible text, checks nesting, and records every tag with its attributes."""
+    """Collects visible text, checks nesting, and records every tag with its attributes.
+
+    A footnote's back-link is a mark, not text: while its note grows it sits at
+    the growing end, as a cursor would, so it is left out of the text.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -37,9 +41,12 @@ class _Inspect(HTMLParser):
         self.stack: list[str] = []
         self.errors: list[str] = []
         self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self._mark_depth: int | None = None  # stack depth of an open back-link
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, attrs))
+        if tag == "a" and ("class", "footnote-backref") in attrs and self._mark_depth is None:
+            self._mark_depth = len(self.stack)
         if tag not in VOID:
             self.stack.append(tag)
 
@@ -51,9 +58,12 @@ class _Inspect(HTMLParser):
             self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
         else:
             self.stack.pop()
+            if self._mark_depth == len(self.stack):
+                self._mark_depth = None
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        if self._mark_depth is None:
+            self.text.append(data)
 
 
 def inspect(html: str) -> _Inspect:

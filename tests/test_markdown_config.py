@@ -18,7 +18,7 @@ def test_render_gfm_features() -> None:
         "# T\n\n**b** *i* ~~s~~ https://example.com\n\n- [ ] open\n- [x] done\n\n"
         "| a | b |\n|---|--:|\n| 1 | 2 |\n"
     )
-    assert "<h1>T</h1>" in html
+    assert '<h1 id="kagura-t">T</h1>' in html
     assert "<strong>b</strong> <em>i</em> <s>s</s>" in html
     assert '<a href="https://example.com" rel="noopener noreferrer">https://example.com</a>' in html
     assert 'class="task-list-item-checkbox" disabled="" type="checkbox" checked=""' in html
@@ -40,11 +40,12 @@ def test_highlighting_keeps_language_class_and_text() -> None:
 
 
 def test_footnote_section_while_streaming() -> None:
-    """Only defined notes get an entry; the one still being written has no back-link yet."""
+    """Only defined notes get an entry; the one still being written has its back-link at its end."""
     assert "footnotes" not in seen("A[^1] b.\n\n")
     growing = seen("A[^1] b.\n\n[^1]: The no")
-    assert '<li id="fn1" class="footnote-item"><p>The no</p>' in growing
-    assert "footnote-backref" not in growing
+    assert (
+        '<li id="fn1" class="footnote-item"><p>The no <a href="#fnref1" class="footnote-backref">' in growing
+    )
     done = seen("A[^1] b.\n\n[^1]: The note.\n\n[^2]: x")
     assert 'The note. <a href="#fnref1" class="footnote-backref">' in done
 
@@ -87,10 +88,27 @@ def test_assert_safe_catches_injections() -> None:
     [
         ("[a](https://x.org/p?q=1)", "https://x.org/p?q=1"),
         ("[a](/relative/path)", "/relative/path"),
-        ("[a](#frag)", "#frag"),
+        ("[a](#frag)", "#kagura-frag"),  # in-answer links meet the prefixed heading ids
         ("[a](mailto:me@x.org)", "mailto:me@x.org"),
         ("![i](data:image/png;base64,AAAA)", "data:image/png;base64,AAAA"),
     ],
 )
 def test_safe_links_survive(text: str, href: str) -> None:
     assert href in render(text)
+
+
+def test_headings_get_ids_that_in_answer_links_reach() -> None:
+    heading = "## 6. Comments and analytics\n\n"
+    html = render("- [Go](#6-comments-and-analytics)\n\n" + heading * 2)
+    assert 'href="#kagura-6-comments-and-analytics"' in html
+    assert '<h2 id="kagura-6-comments-and-analytics">' in html
+    assert '<h2 id="kagura-6-comments-and-analytics-1">' in html  # unique, as GitHub does
+
+
+def test_heading_ids_stay_unique_across_a_stream() -> None:
+    text = "# Setup\n\ntext\n\n# Setup\n\nmore\n\n# Setup\n"
+    stream = MarkdownStream()
+    for ch in text:
+        stream.feed(ch)
+    assert stream.finish() == render(text)
+    assert render(text).count('id="kagura-setup-') == 2

@@ -142,7 +142,10 @@ def test_committed_blocks_join_to_committed_html() -> None:
     for ch in "# A\n\npara\n\n- x\n- y\n\nend\n":
         stream.feed(ch)
     assert "".join(stream.committed_blocks) == stream.committed_html
-    assert stream.committed_html == "<h1>A</h1>\n<p>para</p>\n<ul>\n<li>x</li>\n<li>y</li>\n</ul>\n"
+    assert (
+        stream.committed_html == '<h1 id="kagura-a">A</h1>\n'
+        "<p>para</p>\n<ul>\n<li>x</li>\n<li>y</li>\n</ul>\n"
+    )
     assert stream.committed_source == "# A\n\npara\n\n- x\n- y\n\n"
     assert stream.healed_tail() == "end\n"
 

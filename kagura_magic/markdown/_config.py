@@ -19,6 +19,7 @@ from markdown_it.renderer import RendererProtocol
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.anchors.index import slugify, unique_slug
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.footnote.index import footnote_tail
 from mdit_py_plugins.gfm_autolink import gfm_autolink_plugin
@@ -30,7 +31,7 @@ from pygments.util import ClassNotFound
 
 from ._math import math_plugin
 
-__all__ = ["MD", "Mode", "fork_env", "new_env", "render", "validate_link"]
+__all__ = ["HEADING_ID_PREFIX", "MD", "Mode", "fork_env", "new_env", "render", "validate_link"]
 
 # -- links -----------------------------------------------------------------------
 
@@ -96,6 +97,8 @@ def _render_link_open(
     href = token.attrGet("href")
     if isinstance(href, str) and _canonical_url(href).startswith("data:"):
         token.attrs.pop("href", None)
+    elif isinstance(href, str) and len(href) > 1 and href.startswith("#"):
+        token.attrSet("href", "#" + HEADING_ID_PREFIX + href[1:])  # to a heading of the answer
     token.attrSet("rel", "noopener noreferrer")
     return self.renderToken(tokens, idx, options, env)  # type: ignore[attr-defined,no-any-return]
 
@@ -190,6 +193,7 @@ def new_env() -> dict[str, Any]:
         "references": RecordingRefs(),
         "footnotes": {"refs": RecordingFootnotes({_SENTINEL: -1}), "list": {}},
         _DEFS: [],
+        _SLUGS: set(),
     }
 
 
@@ -203,6 +207,7 @@ def fork_env(env: dict[str, Any], mode: str) -> dict[str, Any]:
             "list": {key: dict(value) for key, value in notes["list"].items()},
         },
         _DEFS: list(env[_DEFS]),
+        _SLUGS: set(env[_SLUGS]),
         _MODE: mode,
     }
 
@@ -259,19 +264,19 @@ def _footnote_step(state: StateCore) -> None:
         stored.extend(runs)
         state.tokens = rest
         return
-    open_label = runs[-1][0].meta["label"] if runs and state.tokens[-1] is runs[-1][-1] else None
     state.tokens = [token for run in stored for token in run] + state.tokens
     footnote_tail(state)
     if mode == Mode.SNAPSHOT:
-        state.tokens = _prune_section(state.tokens, set(labels), open_label)
+        state.tokens = _prune_section(state.tokens, set(labels))
 
 
-def _prune_section(tokens: list[Token], defined: set[str], open_label: str | None) -> list[Token]:
-    """Keep only footnotes that have a definition; no back-link on the one still growing.
+def _prune_section(tokens: list[Token], defined: set[str]) -> list[Token]:
+    """Keep only footnotes that have a definition.
 
     While streaming, a reference may arrive before its definition; its entry
-    would be an empty item at the end of the page, and the back-link after a
-    definition still being written would sit in the middle of its final text.
+    would be an empty item at the end of the page. The one still being written
+    keeps its back-link at its growing end, as it will end: a link appearing
+    only at settle would wrap a line and make the page jump.
     """
     kept: list[Token] = []
     entry: list[Token] | None = None
@@ -284,8 +289,6 @@ def _prune_section(tokens: list[Token], defined: set[str], open_label: str | Non
             kept.append(token)
             continue
         label = entry[0].meta.get("label")
-        if token.type == "footnote_anchor" and label == open_label:
-            continue
         entry.append(token)
         if token.type == "footnote_close":
             if label in defined:
@@ -295,6 +298,30 @@ def _prune_section(tokens: list[Token], defined: set[str], open_label: str | Non
     if entries == 0:
         kept = [t for t in kept if t.type not in ("footnote_block_open", "footnote_block_close")]
     return kept
+
+
+# -- heading ids ----------------------------------------------------------------------
+
+# Headings get GitHub-style ids, so the links a model writes to its own
+# sections (``[Comments](#6-comments-and-analytics)``) jump there. The prefix
+# keeps model text from taking an id the page itself uses (JupyterLab strips
+# such ids from untrusted HTML for the same reason); in-answer ``#`` links get
+# it too, so the two always meet.
+HEADING_ID_PREFIX = "kagura-"
+_SLUGS = "kagura_heading_slugs"  # slugs taken by committed headings
+
+
+def _heading_ids(state: StateCore) -> None:
+    """Give every heading an id, unique across the document (and across a stream's commits)."""
+    taken: set[str] = state.env.setdefault(_SLUGS, set())
+    for index, token in enumerate(state.tokens):
+        if token.type != "heading_open":
+            continue
+        inline = state.tokens[index + 1]
+        title = "".join(c.content for c in inline.children or () if c.type in ("text", "code_inline"))
+        slug = unique_slug(slugify(title), taken)
+        taken.add(slug)
+        token.attrSet("id", HEADING_ID_PREFIX + slug)
 
 
 # -- the parser ------------------------------------------------------------------------
@@ -315,6 +342,7 @@ def _make_md() -> MarkdownIt:
     md.use(footnote_plugin, inline=False)
     md.core.ruler.at("footnote_tail", _footnote_step)
     md.use(math_plugin)
+    md.core.ruler.push("heading_ids", _heading_ids)
     md.validateLink = validate_link  # type: ignore[method-assign]
     md.add_render_rule("link_open", _render_link_open)
     return md
