@@ -258,7 +258,11 @@ class AgentMagics(Magics):
             except AgentError as error:
                 raise CellFailed(str(error)) from None
         view = make_view(
-            model, kind=self.view, shell=self.shell, mode=formats.LIVE_MODES[request.output_format]
+            model,
+            kind=self.view,
+            shell=self.shell,
+            mode=formats.LIVE_MODES[request.output_format],
+            remote_images=self.remote_images,
         )
         outcome = answer.run(
             view,

@@ -221,6 +221,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("warm_up", bool, True, "import and exercise litellm in the background when the extension loads"),
     Setting(
+        "remote_images",
+        bool,
+        False,
+        "show images from other sites in answers; off, each is a link with its alt text and host, "
+        "since fetching it could send the site what the model read (`data:` images always show)",
+    ),
+    Setting(
         "view",
         str,
         "auto",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -416,3 +417,31 @@ def test_the_first_cell_of_a_session_says_it_is_loading_litellm() -> None:
     assert "Loading litellm" in spinner(first) and first.final_display() is not None
     assert first.final_display()["data"]["text/markdown"] == "hello"
     assert "Waiting for demo/echo" in spinner(second) and "Loading" not in spinner(second)
+
+
+def _image_tags(run: Execution) -> tuple[list[str], str]:
+    """The ``<img`` sources in every widget value sent, and the settled HTML."""
+    values = [state.get("value", "") for state in widget_states(run).values()]
+    values += [value for _, value, _ in value_updates(run)]
+    live = [src for value in values for src in re.findall(r'<img src="([^"]*)"', value)]
+    final = run.final_display()
+    return live, final["data"]["text/html"] if final else ""
+
+
+def test_remote_images_are_placeholders_unless_allowed(kernel: Kernel) -> None:
+    answer = "A chart ![sales](https://tracker.example/c.png?q=secret), a ![d](data:image/png;base64,iVBO)\n"
+    run = kernel.execute(agent_cell("-m demo/echo --param tokens_per_second=100 --no-history", answer))
+    live, settled = _image_tags(run)
+    assert live and all(src.startswith("data:") for src in live), live
+    assert "tracker.example/c.png" not in "".join(live)
+    assert '<img src="https://' not in settled and 'class="kagura-remote-image"' in settled
+    assert "(image from tracker.example)" in settled
+
+    kernel.execute("%config AgentMagics.remote_images = True")
+    try:
+        run = kernel.execute(agent_cell("-m demo/echo --param tokens_per_second=100 --no-history", answer))
+    finally:
+        kernel.execute("%config AgentMagics.remote_images = False")
+    live, settled = _image_tags(run)
+    assert "https://tracker.example/c.png?q=secret" in live
+    assert '<img src="https://tracker.example/c.png?q=secret"' in settled

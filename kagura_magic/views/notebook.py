@@ -94,11 +94,11 @@ def stylesheet() -> str:
 class NotebookView(DisplayView):
     """A live, coalescing widget view (see the module docstring for its tree)."""
 
-    def __init__(self, label: str, mode: LiveMode = "markdown") -> None:
+    def __init__(self, label: str, mode: LiveMode = "markdown", *, remote_images: bool = False) -> None:
         import ipywidgets as widgets
         from ipywidgets.widgets.widget_string import HTMLMathStyle
 
-        super().__init__(label, mode)
+        super().__init__(label, mode, remote_images=remote_images)
         self._widgets = widgets
         self._shared_layout = widgets.Layout()
         self._shared_style = HTMLMathStyle()
