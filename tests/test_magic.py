@@ -445,3 +445,25 @@ def test_remote_images_are_placeholders_unless_allowed(kernel: Kernel) -> None:
     live, settled = _image_tags(run)
     assert "https://tracker.example/c.png?q=secret" in live
     assert '<img src="https://tracker.example/c.png?q=secret"' in settled
+
+
+def test_a_settled_answer_closes_every_widget_it_opened(kernel: Kernel) -> None:
+    """Each cell used to leave two HTMLStyle models and a Layout open in the kernel."""
+    count = "from ipywidgets.widgets.widget import _instances; print(len(_instances))"
+    kernel.execute(agent_cell("-m demo/echo --param tokens_per_second=0 --no-history", "warm"))
+    before = int(kernel.execute(count).stdout)
+    body = "# Title\\n\\nSome **text** and $x$.\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\n"
+    loop = (
+        "ip = get_ipython()\n"
+        "for n in range(50):\n"
+        "    ip.run_cell_magic('agent', '-m demo/echo --param tokens_per_second=0 --no-history', "
+        f"'{body}' * 3)\n"
+    )
+    run = kernel.execute(loop)
+    assert run.status == "ok", run.error
+    assert len(run.widget_opens()) >= 50 * 5, "the cells did open widgets"
+    assert int(kernel.execute(count).stdout) == before
+    closed = {m["content"]["comm_id"] for m in run.of_type("comm_close")}
+    assert {m["content"]["comm_id"] for m in run.widget_opens()} <= closed, (
+        "the frontend was told of each close"
+    )

@@ -34,6 +34,16 @@ VIEW_CSS = """
 .kagura-note { margin-top: 0.5em; padding: 0.35em 0.6em; border-left: 3px solid #d9822b;
   background: rgba(217, 130, 43, 0.08); font-size: 0.9em; }
 .kagura-note.kagura-error { border-left-color: #d13c3c; background: rgba(209, 60, 60, 0.08); }
+/* An interrupt still ends the cell with an error, so that Run All stops there; in
+   JupyterLab and Notebook 7 the error line right after a stopped answer reads as
+   a stop (muted, no alarm colour), not as a failure. */
+.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child
+  .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] {
+  background: transparent; color: var(--jp-ui-font-color1, inherit); }
+.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child
+  .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre {
+  border-left: 3px solid var(--jp-border-color1, #9e9e9e); padding-left: 0.6em; }
+.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child .ansi-bold { font-weight: 500; }
 /* JupyterLab styles rendered outputs with rules like ".jp-ThemedContainer
    .jp-RenderedHTMLCommon pre", which beat ".kagura-md pre"; ":not(#kagura-boost)"
    adds an id's weight so the live widgets and the settled HTML look the same. */
@@ -57,6 +67,7 @@ VIEW_CSS = """
 # MathJax (JupyterLab's typesetter) skips everything inside except what the
 # engine marked as math ("mathjax_process"): a "$5" in prose is never typeset.
 CONTAINER_CLASSES = "kagura-md tex2jax_ignore mathjax_ignore"
+STOPPED_CLASS = "kagura-stopped"
 
 
 def base_stylesheet() -> str:
@@ -83,12 +94,21 @@ def _note_html(note: str, error: bool) -> str:
 
 
 def static_bundle(
-    source: str, rendered: str, status: str | None = None, note: str | None = None, error: bool = False
+    source: str,
+    rendered: str,
+    status: str | None = None,
+    note: str | None = None,
+    error: bool = False,
+    stopped: bool = False,
 ) -> dict[str, Any]:
-    """The settled output: readable as Markdown, HTML or plain text, in any viewer."""
+    """The settled output: readable as Markdown, HTML or plain text, in any viewer.
+
+    ``stopped`` marks an interrupted answer, so the error line after it reads as a stop.
+    """
+    classes = f"{CONTAINER_CLASSES} {STOPPED_CLASS}" if stopped else CONTAINER_CLASSES
     parts = [
         f"<style>{settled_stylesheet(rendered)}</style>",
-        f'<div class="{CONTAINER_CLASSES}">{rendered}</div>',
+        f'<div class="{classes}">{rendered}</div>',
     ]
     if note:
         parts.append(_note_html(note, error))
@@ -109,7 +129,13 @@ def settled_bundle(
     is noted as a stop, anything else that went wrong as an error.
     """
     rendering = outcome.rendering
+    stopped = outcome.status == "interrupted"
     if not outcome.text and not outcome.note:
+        if stopped:  # nothing to keep, but the stop line below must still read as a stop
+            return {
+                "text/html": f'<style>{VIEW_CSS}</style><div class="{STOPPED_CLASS}"></div>',
+                "text/plain": "",
+            }
         return {"text/plain": ""}  # nothing to keep: the caller's message says it all
     if rendering.html is not None:
         final_html = rendering.html
@@ -121,7 +147,9 @@ def settled_bundle(
         final_html = streamed_html()
     status = outcome.stats.summary() if outcome.stats is not None and outcome.text else None
     error = outcome.status not in ("complete", "interrupted")
-    bundle = static_bundle(outcome.text, final_html, status=status, note=outcome.note, error=error)
+    bundle = static_bundle(
+        outcome.text, final_html, status=status, note=outcome.note, error=error, stopped=stopped
+    )
     bundle.update(rendering.extra)
     for mimetype in rendering.omit:
         bundle.pop(mimetype, None)

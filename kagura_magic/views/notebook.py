@@ -96,21 +96,27 @@ class NotebookView(DisplayView):
 
     def __init__(self, label: str, mode: LiveMode = "markdown", *, remote_images: bool = False) -> None:
         import ipywidgets as widgets
-        from ipywidgets.widgets.widget_string import HTMLMathStyle
+        from ipywidgets.widgets.widget_string import HTMLMathStyle, HTMLStyle
 
         super().__init__(label, mode, remote_images=remote_images)
         self._widgets = widgets
+        # One layout and one style model for every widget of the answer: a widget
+        # made without them opens its own, and closing a widget leaves those open.
         self._shared_layout = widgets.Layout()
         self._shared_style = HTMLMathStyle()
-        self._style = widgets.HTML(f"<style>{stylesheet()}</style>", layout=self._shared_layout)
-        self._status = widgets.HTML(spinner_html(self._waiting_label()), layout=self._shared_layout)
+        self._shared_html_style = HTMLStyle()
+        shared = {"layout": self._shared_layout, "style": self._shared_html_style}
+        self._style = widgets.HTML(f"<style>{stylesheet()}</style>", **shared)
+        self._status = widgets.HTML(spinner_html(self._waiting_label()), **shared)
         self._created: list[Any] = []  # every widget made for this answer, closed when it settles
         self._tail = self._block("")
         self._group = self._box([self._tail])
         self._frozen_in_group: list[Any] = []
         self._spare_tail: Any = None  # the tail a freeze detached, reused by the next freeze
         self._root = widgets.VBox(
-            [self._style, self._group, self._status], _dom_classes=CONTAINER_CLASSES.split()
+            [self._style, self._group, self._status],
+            layout=self._shared_layout,
+            _dom_classes=CONTAINER_CLASSES.split(),
         )
         self._sent_committed = 0  # characters of committed_html already frozen
         self._last_status = 0.0
@@ -189,5 +195,5 @@ class NotebookView(DisplayView):
     def _release(self) -> None:
         for widget in (*self._created, self._status, self._style, self._root):
             widget.close()
-        self._shared_layout.close()
-        self._shared_style.close()
+        for model in (self._shared_layout, self._shared_style, self._shared_html_style):
+            model.close()

@@ -426,7 +426,12 @@ def test_interrupt_button_keeps_partial_answer(lab: LabPage, screenshots: Path) 
     full = squash(visible_text(render(INTERRUPT_ANSWER)))
     lab.server.write_notebook(
         "interrupt.ipynb",
-        ["%load_ext kagura_magic", agent_cell(INTERRUPT_ANSWER, 10), 'print("next cell ran")'],
+        [
+            "%load_ext kagura_magic",
+            agent_cell(INTERRUPT_ANSWER, 10),
+            'print("next cell ran")',
+            "%%agent -m demo/story --param fail_after=200 --no-history\nTell me a story.",
+        ],
     )
     lab.open("interrupt.ipynb")
     lab.run_cell(0)
@@ -456,13 +461,36 @@ def test_interrupt_button_keeps_partial_answer(lab: LabPage, screenshots: Path) 
     )
     assert "Traceback" not in dom["inner"] and "KeyboardInterrupt" not in dom["inner"], dom["inner"][-500:]
     assert stopped_in < 10, f"the stream took {stopped_in:.1f} s to stop after the click"
+    stop_line = error_line_look(lab, 1)
+    assert stop_line["text"].startswith("Interrupted"), stop_line
 
-    # The next cell runs.
+    # The next cell runs; a real failure after it still looks like one.
     lab.run_cell(2)
     lab.wait_cell_done(2)
     assert "next cell ran" in lab.output_area(2).inner_text()
+    lab.run_cell(3)
+    lab.wait_cell_done(3)
+    failure = error_line_look(lab, 3)
+    assert "failed" in failure["text"].lower() or "error" in failure["text"].lower(), failure
+    assert failure["background"] != TRANSPARENT, f"a failure keeps JupyterLab's error tint: {failure}"
+    assert stop_line["background"] == TRANSPARENT, f"an interrupt reads as a stop, not a failure: {stop_line}"
     assert not lab.page_errors, lab.page_errors
     print(f"stopped {stopped_in:.2f} s after the click, partial answer {len(partial)}/{len(full)} characters")
+
+
+TRANSPARENT = "rgba(0, 0, 0, 0)"
+
+
+def error_line_look(lab: LabPage, index: int) -> dict[str, str]:
+    """The cell's error output as drawn: its text and background colour."""
+    return lab.page.evaluate(
+        """(i) => { const out = window.__kagura.output(i);
+                    const err = out.querySelector('[data-mime-type="application/vnd.jupyter.stderr"]');
+                    if (!err) return {text: '', background: ''};
+                    const background = getComputedStyle(err).backgroundColor;
+                    return {text: err.innerText.trim(), background}; }""",
+        index,
+    )
 
 
 # ----------------------------------------------------------------------------------
