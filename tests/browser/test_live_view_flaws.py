@@ -1,15 +1,17 @@
-"""What the live view showed that the settled output did not (issue 17, items 1 and 4).
+"""What the live view showed that the settled output did not (issue 17, items 1, 4 and 6).
 
 1. Dollar amounts typeset as math while streaming: every math element that
    ever appears while a price-heavy answer streams must be one the settled
    output typesets too (only what the engine marked as math), in JupyterLab
    and Notebook 7; the real math is typeset live and settled.
 4. Tables never break words: in a narrow output area no cell breaks between
-   two letters or digits, headers and inline code stay on one line, and the
-   wide table scrolls horizontally instead, live and settled. (A plain-text
-   token may still wrap after a hyphen, "INC-|2291", when the table is
-   squeezed below its natural width: CSS cannot tell a short cell from prose.
-   The test prints those.)
+   two letters or digits, headers, inline code and short cells ("INC-2291",
+   which used to wrap after its hyphen) stay on one line, and the wide table
+   scrolls horizontally instead, live and settled. A long prose cell may wrap
+   between words (the test prints where).
+6. Heading anchors: an in-answer link jumps to its heading, live and settled,
+   and a footnote's back-link is there while its note streams, so settling
+   does not move the page.
 
 The viewport is narrow in 4 only; Notebook 7 is skipped when ``notebook>=7``
 is not installed.
@@ -27,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from kagura_magic.markdown._config import SHORT_CELL
 from tests.browser.harness import (
     LabPage,
     NotebookServer,
@@ -253,10 +256,13 @@ def check_table(lab: LabPage, where: str, scope: str) -> list[str]:
     one_line = min(scroll["headerHeights"])
     if max(scroll["headerHeights"]) > one_line + 1 or one_line > 40:
         problems.append(f"{where}: header heights {scroll['headerHeights']} (one line is about 28 px)")
-    others = [s["word"] for s in splits if not (s["letters"] or s["header"] or s["code"])]
+    others = [s for s in splits if not (s["letters"] or s["header"] or s["code"])]
+    short = [s["word"] for s in others if len(s["cell"]) <= SHORT_CELL or " " not in s["cell"]]
+    if short:
+        problems.append(f"{where}: short cells wrapped: {short}")
     print(
         f"{where}: output {scroll['outputWidth']:.0f} px, table {scroll['client']} of {scroll['scroll']} px; "
-        f"tokens wrapped after punctuation: {others}"
+        f"prose tokens wrapped after punctuation: {[s['word'] for s in others]}"
     )
     return problems
 
@@ -284,4 +290,93 @@ def test_tables_never_break_words_in_a_narrow_output(lab: LabPage, screenshots: 
     settled = check_table(lab, "settled", "div.kagura-md:not(.widget-vbox)")
     lab.screenshot(screenshots, "tables-narrow-settled-cell", index=1)
     assert not live + settled, "\n".join(live + settled)
+    assert not lab.page_errors, lab.page_errors
+
+
+# 6. Heading anchors and footnote back-links
+
+FILLER = "\n\n".join(
+    f"Paragraph {n} of the setup section, long enough to push the end down." for n in range(30)
+)
+ANCHOR_ANSWER = f"""## Contents
+
+1. [Setup](#1-setup)
+2. [Comments and analytics](#6-comments-and-analytics)
+
+## 1. Setup
+
+{FILLER}
+
+## 6. Comments and analytics
+
+Comments are counted per page[^1].
+
+[^1]: Counted once per visitor and page, over the last thirty days, with bots and internal
+addresses left out, so the numbers match what the analytics dashboard reports each morning.
+"""
+
+SCROLLER = "document.querySelector('.jp-WindowedPanel-outer') || document.querySelector('.jp-Notebook')"
+
+# Click an in-answer link in cell i's output; where its heading ends up, relative to the scroller's top.
+JS_FOLLOW_LINK = (
+    """([i, href]) => { const out = window.__kagura.output(i);
+         const link = out.querySelector(`a[href="${href}"]`);
+         if (!link) return null;
+         const scroller = """
+    + SCROLLER
+    + """;
+         link.scrollIntoView({block: 'center'});
+         const before = scroller.scrollTop;
+         link.click();
+         const heading = document.getElementById(href.slice(1));
+         const top = heading.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+         return {before, after: scroller.scrollTop, headingTop: top, url: location.href}; }"""
+)
+
+# The footnote section's back-link and height in cell i's output.
+JS_FOOTNOTES = r"""
+(i) => { const out = window.__kagura.output(i);
+         const section = out && out.querySelector('section.footnotes');
+         if (!section) return null;
+         return {backrefs: section.querySelectorAll('a.footnote-backref').length,
+                 height: section.getBoundingClientRect().height}; }
+"""
+
+
+def test_in_answer_links_jump_and_footnotes_keep_their_back_link(lab: LabPage, screenshots: Path) -> None:
+    lab.server.write_notebook("anchors.ipynb", ["%load_ext kagura_magic", agent_cell(ANCHOR_ANSWER, 150)])
+    lab.open("anchors.ipynb")
+    lab.run_cell(0)
+    lab.wait_cell_done(0)
+    lab.run_cell(1)
+    # Live: once the note is streaming, its back-link is at its growing end.
+    lab.page.wait_for_function(
+        "(i) => { const o = window.__kagura.output(i); return !!o && o.innerText.includes('Counted once'); }",
+        arg=1,
+        timeout=60_000,
+        polling=20,
+    )
+    live_notes = lab.page.evaluate(JS_FOOTNOTES, 1)
+    assert live_notes and live_notes["backrefs"] == 1, f"no back-link while the note streams: {live_notes}"
+    lab.page.wait_for_function(
+        "(i) => window.__kagura.output(i).innerText.includes('each morning')",
+        arg=1,
+        timeout=60_000,
+        polling=20,
+    )
+    before_settle = lab.page.evaluate(JS_FOOTNOTES, 1)
+    lab.wait_settled(1, timeout=60_000)
+    lab.wait_cell_done(1)
+    settled_notes = lab.page.evaluate(JS_FOOTNOTES, 1)
+    assert settled_notes["backrefs"] == 1
+    assert abs(settled_notes["height"] - before_settle["height"]) <= 2, (
+        f"the footnotes moved at settle: {before_settle} -> {settled_notes}"
+    )
+
+    jump = lab.page.evaluate(JS_FOLLOW_LINK, [1, "#kagura-6-comments-and-analytics"])
+    assert jump is not None, "the contents link is missing"
+    lab.screenshot(screenshots, "anchor-jump", index=None)
+    assert jump["after"] > jump["before"] + 300, f"the link did not scroll the notebook: {jump}"
+    assert 0 <= jump["headingTop"] < 200, f"the heading is not at the top after the jump: {jump}"
+    assert "/lab/" in jump["url"], f"the page navigated away: {jump}"
     assert not lab.page_errors, lab.page_errors
