@@ -2,10 +2,11 @@
 
 The prompt is the arguments, then standard input when it is piped
 (``cat notes.md | kagura "summarise this"`` sends the instruction followed by
-the notes). On a terminal the answer streams as live Markdown; piped or with
-``--plain``, its raw Markdown goes to stdout byte for byte. The status line,
-spinner and errors go to stderr. Exit status: 0 answered, 1 error, 2 bad
-usage, 130 interrupted.
+the notes). On a terminal the answer streams as live Markdown; piped, its raw
+Markdown goes to stdout byte for byte. On a terminal (live or ``--plain``)
+control characters from the model are shown, never obeyed. The status line,
+spinner and errors go to stderr, with every known secret masked. Exit
+status: 0 answered, 1 error, 2 bad usage, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Stream a model's answer into the terminal as live Markdown (any litellm model; "
             "demo/* models work offline). The prompt is the arguments; piped stdin is appended "
-            "after them. When stdout is not a terminal, the raw Markdown is written instead."
+            "after them. When stdout is not a terminal, the raw Markdown is written instead, "
+            "byte for byte as the model sent it. On a terminal, control characters in the answer "
+            "(escape sequences that could set the title, the clipboard or clear the screen) are "
+            "shown in caret notation (ESC as ^[), never obeyed."
         ),
         epilog=(
             "examples:\n"
@@ -51,26 +55,46 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_options(parser, "cli")  # the magic's options that make sense here, as declared
     # Terminal-only: how the answer is shown, which the magic decides from its frontend.
     parser.add_argument(
-        "--plain", action="store_true", help="write the raw Markdown as it arrives, even on a terminal"
+        "--plain",
+        action="store_true",
+        help="write the raw Markdown as it arrives, even on a terminal (control characters shown as ^[)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line after the answer")
     return parser
 
 
 def read_prompt(words: Sequence[str], stdin: TextIO) -> str:
-    """The argument words, then piped stdin after a blank line."""
+    """The argument words, then piped stdin after a blank line.
+
+    Bytes that are not UTF-8 (in an argument, or piped) are read as lone
+    surrogates, as Python reads arguments, rather than ending in a traceback;
+    ``sendable`` turns them into U+FFFD.
+    """
     prompt = " ".join(words).strip()
     if not stdin.isatty():
+        reconfigure = getattr(stdin, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
         piped = stdin.read()
         if piped.strip():
             prompt = f"{prompt}\n\n{piped}" if prompt else piped
     return prompt
 
 
+def sendable(prompt: str) -> str:
+    """``prompt`` as it can be sent (U+FFFD for what cannot be encoded); one note on stderr if changed."""
+    from kagura_magic.llm import UNENCODABLE_NOTE, whole_characters
+
+    cleaned = whole_characters(prompt)
+    if cleaned != prompt:
+        _say(f"kagura: {UNENCODABLE_NOTE}")
+    return cleaned
+
+
 def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     parser = build_parser()
     args = settings.parse_args(parser, argv)  # argparse's, with "did you mean" for a typo
-    prompt = read_prompt(args.prompt, stdin or sys.stdin)
+    prompt = sendable(read_prompt(args.prompt, stdin or sys.stdin))
     if not prompt.strip():
         parser.print_usage(sys.stderr)
         print("kagura: no prompt: give it as arguments or on stdin.", file=sys.stderr)
@@ -78,12 +102,12 @@ def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     # The user's config file sets the defaults here as in a notebook; a bad file is said, not fatal.
     user = settings.load_user_settings()
     for problem in user.problems:
-        print(f"kagura: {problem}", file=sys.stderr)
+        _say(f"kagura: {problem}")
     try:
         config = settings.build_config(user.values, settings.option_values(args, "cli"))
         model = config.resolved_model()
     except AgentError as error:
-        print(f"kagura: {error}", file=sys.stderr)
+        _say(f"kagura: {error}")
         return EXIT_USAGE
     return stream_answer(prompt, config, model, quiet=args.quiet, plain=args.plain)
 
@@ -123,12 +147,18 @@ def stream_answer(
 _RED, _YELLOW = "31", "33"
 
 
-def _say(message: str, colour: str) -> None:
-    """The one closing message on stderr: what ended the answer, in colour where wanted."""
-    from kagura_magic.views.terminal import wants_color, write_all
+def _say(message: str, colour: str | None = None) -> None:
+    """A message on stderr, in colour where wanted; what ended the answer is said with this.
 
+    Its words may be a provider's: known secrets are masked and control
+    characters shown, never obeyed (on a terminal or in a log file).
+    """
+    from kagura_magic.secrets import mask
+    from kagura_magic.views.terminal import visible_controls, wants_color, write_all
+
+    message = visible_controls(mask(message))
     lines = message.splitlines() or [message]
-    if wants_color(sys.stderr):
+    if colour is not None and wants_color(sys.stderr):
         lines = [f"\x1b[{colour}m{lines[0]}\x1b[0m", *(f"\x1b[2m{line}\x1b[0m" for line in lines[1:])]
     write_all(sys.stderr, "\n".join(lines) + "\n")
 

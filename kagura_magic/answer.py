@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from kagura_magic.errors import AgentError
 from kagura_magic.formats import FormatError, finish
 from kagura_magic.llm import AsyncTextStream, StreamStats, no_text_error
+from kagura_magic.secrets import mask
 from kagura_magic.views import Outcome, Status, View, make_view
 from kagura_magic.views.pump import Ending, apump, pump
 
@@ -111,7 +112,7 @@ def interrupted_message(model: str, text: str, stats: StreamStats | None = None)
 
 def _unexpected(error: BaseException) -> str:
     """A caller's own iterator raised (``show_stream``): name it, as Python would, in one line."""
-    return f"The stream failed: {type(error).__name__}: {error}".rstrip(": ")
+    return mask(f"The stream failed: {type(error).__name__}: {error}".rstrip(": "))
 
 
 async def show_stream(pieces: AsyncIterator[str], label: str | None = None) -> str:

@@ -4,30 +4,23 @@ A plain dataclass so scripts can build one by hand and the cache can key on
 it; the magic and the CLI both build theirs in ``settings.build_config``, from
 the declared settings and the command line's options. The API
 key is the one field that must never leak: it is excluded from ``repr`` and
-from the cache key, and masked wherever settings are shown.
+from the cache key, and masked wherever settings are shown. Every config
+tells ``kagura_magic.secrets`` its credentials when it is made, so a message
+that echoes one (a provider's error body) is masked wherever it is shown.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from kagura_magic import secrets
 from kagura_magic.errors import ConfigurationError
+from kagura_magic.secrets import is_secret_name as is_secret_name  # its long-standing home
 
 MODEL_ENV_VAR = "KAGURA_MODEL"
-
-# Names of extra litellm params whose values are credentials (aws_secret_access_key,
-# azure_ad_token, vertex_credentials, any *key*...). Deliberately not plain "token", which
-# would hide max_tokens.
-_SECRET_NAME = re.compile(r"(key|secret|password|credential|access_token|ad_token|auth)", re.I)
-
-
-def is_secret_name(name: str) -> bool:
-    """True when a setting called ``name`` holds a credential and must be masked."""
-    return bool(_SECRET_NAME.search(name))
 
 
 def mask(value: object) -> str:
@@ -68,6 +61,7 @@ class LLMConfig:
             raise ConfigurationError(f"max_tokens must be positive, not {self.max_tokens}.")
         if self.max_retries < 0:
             raise ConfigurationError("max_retries cannot be negative.")
+        secrets.remember(secrets.secrets_of(self.api_key, self.extra, self.api_base))
 
     def __repr__(self) -> str:
         shown = []
@@ -80,7 +74,8 @@ class LLMConfig:
             if f.name == "extra":
                 value = masked_params(value)
             shown.append(f"{f.name}={value!r}")
-        return f"LLMConfig({', '.join(shown)})"
+        # The api_base's user, password and ?key=, and any known key quoted in a field.
+        return secrets.mask(f"LLMConfig({', '.join(shown)})")
 
     def replace(self, **changes: Any) -> LLMConfig:
         """A copy with some fields changed (``None`` values are ignored)."""

@@ -5,18 +5,24 @@ went wrong and what to do. They never show a traceback for these. An error
 raised after text was streamed carries that text in ``partial_text`` so the
 view can keep what the user already read.
 
+Every message and hint is masked when the error is made (``kagura_magic.secrets``):
+whoever built it, from whatever a provider or an exception said, no known key
+can be shown.
+
 This module imports nothing heavy so that views can catch these errors without
 importing litellm.
 """
 
 from __future__ import annotations
 
+from kagura_magic.secrets import mask
+
 
 class AgentError(Exception):
     """Base of every error kagura-magic reports to a user.
 
     ``message`` says what went wrong, ``hint`` what to do about it. Both are
-    plain sentences; neither ever contains an API key.
+    plain sentences; neither ever contains an API key (see the module docstring).
     """
 
     default_hint = ""
@@ -29,8 +35,8 @@ class AgentError(Exception):
         partial_text: str = "",
         model: str | None = None,
     ) -> None:
-        self.message = message.strip()
-        self.hint = (hint if hint is not None else self.default_hint).strip()
+        self.message = mask(message.strip())
+        self.hint = mask((hint if hint is not None else self.default_hint).strip())
         self.partial_text = partial_text
         self.model = model
         super().__init__(self.user_message)

@@ -29,7 +29,8 @@ class Exchange:
 
 
 def exchange_key(cell_id: str | None, prompt: str) -> str:
-    return cell_id or "prompt:" + hashlib.sha1(prompt.encode()).hexdigest()[:12]
+    """The cell's id, or a hash of the prompt: of any string (a lone surrogate hashes too)."""
+    return cell_id or "prompt:" + hashlib.sha1(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 class Conversation:

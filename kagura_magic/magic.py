@@ -30,7 +30,7 @@ from kagura_magic import formats, settings
 from kagura_magic.config import MODEL_ENV_VAR, LLMConfig
 from kagura_magic.errors import AgentError
 from kagura_magic.history import ANSWER_ROOM, Conversation, Exchange, exchange_key
-from kagura_magic.llm import Message
+from kagura_magic.llm import UNENCODABLE_NOTE, Message, whole_characters
 from kagura_magic.templating import render_template
 
 SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix")
@@ -70,7 +70,10 @@ class CellFailed(Exception):
     def _render_traceback_(self) -> list[str]:
         # Bold, not coloured: frontends draw errors on a tinted background where
         # yellow or red text is hard to read; no symbols that common fonts lack.
-        lines = str(self).splitlines() or ["failed"]
+        from kagura_magic.views.terminal._controls import visible_controls
+
+        # A provider's words may hold escape sequences; a terminal would obey them.
+        lines = visible_controls(str(self)).splitlines() or ["failed"]
         return [f"\x1b[1m{lines[0]}\x1b[0m", *lines[1:]]
 
 
@@ -196,6 +199,9 @@ class AgentMagics(Magics):
     def _request(self, args: Any, body: str) -> Request:
         config = self._config(args)
         prompt = body if (args.no_template or not self.template) else self._render(body)
+        if (sendable := whole_characters(prompt)) != prompt:
+            print(UNENCODABLE_NOTE)  # one line above the answer, which goes on with U+FFFD
+            prompt = sendable
         use_history = self.history and not args.no_history
         return Request(
             prompt=prompt,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from kagura_magic import secrets
 from kagura_magic.config import MODEL_ENV_VAR, LLMConfig, mask, masked_params, parse_params
 from kagura_magic.formats import FORMATS
 
@@ -532,7 +533,9 @@ def report(
             value, source = environ[setting.env], f"${setting.env}"
         if setting.kind is dict:
             value = masked_params(dict(value))
-        lines.append(f"{setting.name:<15} {value!r:<32} [{source}]")
+        # The password or ?key= an api_base URL may hold, and any key the process knows.
+        hidden = [*secrets.secrets_of(api_base=value), *secrets.known()]
+        lines.append(secrets.mask(f"{setting.name:<15} {value!r:<32} [{source}]", hidden))
     keys = sorted(k for k in environ if k.endswith("_API_KEY"))
     lines.append(
         f"{'api keys':<15} " + (", ".join(f"{k}={mask(environ[k])}" for k in keys) or "(none in environment)")

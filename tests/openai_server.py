@@ -14,6 +14,8 @@ must survive:
 ``malformed``   a few chunks, then a line that is not JSON
 ``slow``        like ``ok`` but ``slow_delay`` seconds between chunks (for cancellation)
 ``answer``      stream ``server.answer`` (set by the test) instead of the prompt
+``trickle``     like ``slow``, but between chunks it watches the socket: a client that leaves is
+                noted at once, not at the next write (for timing how fast a cancel closes)
 
 Faults of real providers and proxies, for the error messages and retry rules:
 
@@ -36,10 +38,14 @@ Faults of real providers and proxies, for the error messages and retry rules:
 ``filtered``            a few words, then finish_reason content_filter
 ``cut-json``            the start of a JSON object, then finish_reason length (max_tokens reached)
 ``not-streamed``        a complete JSON answer although a stream was asked for (a proxy that ignores it)
+``bad-bytes``           a few chunks, then one whose text holds bytes that are not UTF-8 (``\\xff\\xfe``)
+``echo-key-401``        a 401 whose message echoes the key and the path (query included) the client sent
 
 Every request (its body, and its ``Authorization`` header in ``authorizations``)
 and every client disconnect is recorded, so tests can assert what was sent
-and that cancelling a stream really closed the connection.
+and that cancelling a stream really closed the connection. ``disconnect_times``
+holds the ``time.monotonic()`` of each disconnect, the clock every process on
+the machine shares: a test can time a child process's close from its Ctrl-C.
 """
 
 from __future__ import annotations
@@ -127,6 +133,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.authorizations: list[str | None] = []
         self.disconnects = 0
         self.disconnected = threading.Event()
+        self.disconnect_times: list[float] = []  # time.monotonic() of each disconnect
         self.flaky_failures = 1
         self.chunk_delay = 0.0
         self.slow_delay = 0.05
@@ -169,6 +176,7 @@ class OpenAIServer(ThreadingHTTPServer):
     def note_disconnect(self) -> None:
         with self.lock:
             self.disconnects += 1
+            self.disconnect_times.append(time.monotonic())
         self.disconnected.set()
 
 
@@ -215,12 +223,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._start_stream()
         self._send_event(_chunk(body, {"role": "assistant", "content": ""}))
-        delay = self.server.slow_delay if scenario == "slow" else self.server.chunk_delay
+        delay = self.server.slow_delay if scenario in ("slow", "trickle") else self.server.chunk_delay
         for index, piece in enumerate(pieces):
             if index == 3 and scenario in ("drop", "stall", "malformed"):
                 self._fault(scenario)
                 return
-            if delay:
+            if scenario == "trickle":
+                if self._wait_for_disconnect(delay):
+                    self.close_connection = True
+                    return
+            elif delay:
                 time.sleep(delay)
             self._send_event(_chunk(body, {"content": piece}))
         self._send_event(_chunk(body, {}, finish_reason="stop"))
@@ -303,6 +315,23 @@ class _Handler(BaseHTTPRequestHandler):
             )
             error = {"message": message, "type": "invalid_request_error", "code": "context_length_exceeded"}
             self._send_json_error(400, error)
+        elif scenario == "bad-bytes":
+            fault = {"model": "fault"}
+            self._start_stream()
+            self._send_event(_chunk(fault, {"role": "assistant", "content": ""}))
+            for piece in ("Good ", "so far. "):
+                self._send_event(_chunk(fault, {"content": piece}))
+            good = json.dumps(_chunk(fault, {"content": "then BAD"})).encode()
+            self._send_raw(b"data: " + good.replace(b"BAD", b"\xff\xfe") + b"\n\n")
+            self._send_event(_chunk(fault, {}, finish_reason="stop"))
+            self._send_raw(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        elif scenario == "echo-key-401":
+            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. Request: POST {self.path}"
+            error = {"message": message, "type": "invalid_request_error"}
+            self._send_json_error(401, {**error, "code": "invalid_api_key"})
         elif scenario.startswith("inband-"):
             code = int(scenario.removeprefix("inband-"))
             messages = {
@@ -331,13 +360,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _wait_for_disconnect(self, seconds: float) -> None:
+    def _wait_for_disconnect(self, seconds: float) -> bool:
+        """Wait ``seconds``, or until the client closes the connection (noted, and True)."""
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            readable, _, _ = select.select([self.connection], [], [], 0.05)
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
             if readable and not self.connection.recv(1, socket.MSG_PEEK):
                 self.server.note_disconnect()
-                return
+                return True
+        return False
 
     def _send_json_error(self, status: int, error: dict[str, Any]) -> None:
         self._send_body(status, json.dumps({"error": error}).encode())

@@ -24,12 +24,13 @@ from kagura_magic.llm._complete import acall_llm, call_llm, clear_cache
 from kagura_magic.llm._diagnose import no_text_error
 from kagura_magic.llm._loop import io_loop
 from kagura_magic.llm._models import list_models, models_report
-from kagura_magic.llm._request import build_messages, preflight
+from kagura_magic.llm._request import UNENCODABLE_NOTE, build_messages, preflight, whole_characters
 from kagura_magic.llm._stream import AsyncTextStream, TextStream, call_llm_stream, call_llm_stream_sync
 from kagura_magic.llm._types import LLMResponse, Message, PromptOrMessages, StreamStats
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
+    "UNENCODABLE_NOTE",
     "AsyncTextStream",
     "LLMResponse",
     "Message",
@@ -52,4 +53,5 @@ __all__ = [
     "no_text_error",
     "preflight",
     "warm_up",
+    "whole_characters",
 ]

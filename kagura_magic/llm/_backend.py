@@ -2,7 +2,8 @@
 
 The only module that imports litellm (it costs ~2 s and ~160 MB, so on first
 use, never at import). ``load_litellm`` also switches off its network fetch
-of the price list at import, its banners and its log noise. Everything else
+of the price list at import, its banners and its log noise, and masks every
+known secret in the log records it still writes. Everything else
 in the package goes through the functions below, which turn litellm's untyped
 answers into plain values and its exceptions into "don't know" (``None``), so
 an unmapped model or a litellm quirk never becomes a crash of ours.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from kagura_magic import secrets
 from kagura_magic.llm._loop import io_loop
 from kagura_magic.llm._types import Message
 
@@ -43,9 +45,11 @@ def load_litellm() -> ModuleType:
             from kagura_magic.providers import use_local_cost_map
 
             use_local_cost_map()
-            if not os.environ.get("LITELLM_LOG"):
-                for name in _LITELLM_LOGGERS:
-                    logging.getLogger(name).setLevel(logging.CRITICAL)
+            for name in _LITELLM_LOGGERS:
+                logger = logging.getLogger(name)
+                if not os.environ.get("LITELLM_LOG"):
+                    logger.setLevel(logging.CRITICAL)
+                logger.addFilter(_mask_record)  # LITELLM_LOG=DEBUG prints requests, keys and all
             # litellm and the pydantic models it builds lazily warn about their
             # own internals (on import and on first calls); none of it is the
             # user's business, and stray stderr breaks nbval comparisons.
@@ -61,6 +65,15 @@ def load_litellm() -> ModuleType:
             demo.register(litellm)
             _litellm = litellm
     return _litellm
+
+
+def _mask_record(record: logging.LogRecord) -> bool:
+    """A litellm log record with every known secret masked (``kagura_magic.secrets``)."""
+    record.msg, record.args = secrets.mask(record.getMessage()), None
+    if record.exc_info:
+        record.exc_text = secrets.mask(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    return True
 
 
 def litellm_ready() -> bool:

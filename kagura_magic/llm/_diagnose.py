@@ -5,10 +5,10 @@ every rule is tested with exception objects built in the test. litellm wraps
 errors (a mid-stream ``MidStreamFallbackError`` as a 5xx, a 403 as a generic
 ``APIError``), so the cause chain is searched for what really happened: the
 HTTP status (or an in-band error's code) and the provider's own words, never
-its HTML or a Python repr, and never the key. litellm's and httpx's classes
-are told apart by name through the MRO: that needs no import of either, and
-also knows httpx2, the fork the openai SDK now uses (litellm's own
-transports still raise httpx's classes).
+its HTML or a Python repr, and never a key (``kagura_magic.secrets``).
+litellm's and httpx's classes are told apart by name through the MRO: that
+needs no import of either, and also knows httpx2, the fork the openai SDK now
+uses (litellm's own transports still raise httpx's classes).
 
 ``is_retryable`` and ``retry_after_seconds`` read the same evidence for the
 retry helper.
@@ -43,6 +43,7 @@ from kagura_magic.errors import (
     RateLimitError,
     UnknownModelError,
 )
+from kagura_magic.secrets import mask
 
 _RETRYABLE_CLIENT_ERRORS = {408, 409, 429}
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
@@ -55,7 +56,6 @@ _TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
 _STATUS_REPR = re.compile(r"^Error code: (\d{3})(?: - (.*))?$", re.S)  # the openai SDK's str() of an error
 _LITELLM_NOISE = re.compile(r"\s*(Received Model Group|Available Model Group|LiteLLM Retried|Learn more:).*$")
 _LITELLM_PREFIX = re.compile(r"^(litellm\.)?\w*(Error|Exception)\s*[:-]\s*", re.I)
-_KEYLIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-*]{6,}")
 # litellm >= 1.110 raises this where older releases ended a cut stream silently.
 _EOF_WITHOUT_FINISH = "Stream ended before a finish_reason was received"
 
@@ -115,6 +115,10 @@ def _diagnose(
         return LLMTimeoutError, f"{model} stopped answering ({waited}).", _TIMEOUT_HINT
     if any(isinstance(e, json.JSONDecodeError) for e in chain):
         return ProviderError, f"{model} sent a malformed response (not valid JSON).", None
+    if any(isinstance(e, UnicodeDecodeError) for e in chain):
+        return ProviderError, f"{model}: the provider sent bytes that are not UTF-8.", _NOT_UTF8_HINT
+    if any(isinstance(e, UnicodeEncodeError) for e in chain):
+        return ProviderError, f"{model}: the request holds text that cannot be encoded.", _UNENCODABLE_HINT
     if status is None and (transport is not None or _raised_by_litellm(exc, "APIConnectionError")):
         return LLMConnectionError, f"Connection to {model} failed: {detail}", None
     if status is not None and status < 500:
@@ -185,7 +189,8 @@ def is_retryable(exc: BaseException) -> bool:
 
     Never a timeout (the provider is not answering: each retry would add a
     whole timeout to the wait), an exhausted quota, a stream that ended
-    without finishing (older litellm ended those silently, unretried), or
+    without finishing (older litellm ended those silently, unretried), text
+    that could not be encoded or bytes that could not be decoded, or
     another 4xx, sent as the HTTP status or as an in-band error event: the
     same request would get the same answer.
     """
@@ -193,6 +198,8 @@ def is_retryable(exc: BaseException) -> bool:
     status, _ = _error_status(chain)
     if _timed_out(exc, chain, status) or _is_quota(chain) or ended_without_finish(exc):
         return False
+    if any(isinstance(e, UnicodeError) for e in chain):
+        return False  # the same text, or the same provider's bytes, would fail the same way
     if status is not None:
         return status in _RETRYABLE_CLIENT_ERRORS or status >= 500
     if _raised_by_litellm(exc, "RateLimitError", "APIConnectionError"):
@@ -389,6 +396,10 @@ def _exception_words(exc: BaseException, secrets: Sequence[str]) -> tuple[str, s
 # "ssl:" part is its connector's setting, shown even for plain http, and misleads.
 _CONNECTOR = re.compile(r"Cannot connect to host (?P<host>\S+) ssl:\S*\s*\[(?P<why>.*)\]\s*$", re.S)
 _REFUSED = re.compile(r"Connect call failed|Connection refused|Errno 111", re.I)
+_NOT_UTF8_HINT = (
+    "Run it again; if it happens again, the provider or a proxy in between (--api-base) is not sending UTF-8."
+)
+_UNENCODABLE_HINT = "Check the prompt, --system and --param values for lone surrogates (such as '\\ud800')."
 _TIMEOUT_HINT = (
     "Try again, or allow a longer silence with --timeout SECONDS (or %config AgentMagics.timeout); "
     "a model that thinks before answering may need minutes."
@@ -407,9 +418,7 @@ def _connector_words(text: str) -> str:
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return _KEYLIKE.sub("***", text)
+    return mask(text, secrets)
 
 
 def _body_text(body: object) -> str:

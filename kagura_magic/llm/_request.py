@@ -5,19 +5,34 @@ same offline checks (a known model, a key that is set) before anything goes
 on the wire, and a stream's chunks are counted one way: text whole to the
 character, first-token time, usage, cost, and whether the provider ever said
 the answer was done.
+
+Text enters here too, and leaves here: ``whole_characters`` is the one
+function that makes a string sendable (a prompt's lone surrogate, half an
+emoji a proxy cut off) by turning what UTF-8 cannot encode into U+FFFD.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import warnings
 from typing import Any
 
-from kagura_magic.config import LLMConfig, is_secret_name
+from kagura_magic import secrets
+from kagura_magic.config import LLMConfig
 from kagura_magic.errors import AgentError, MissingAPIKeyError, UnknownModelError
 from kagura_magic.llm import _backend as backend
 from kagura_magic.llm._diagnose import classify, ended_without_finish, unfinished_error
-from kagura_magic.llm._types import Message, PromptOrMessages, StreamStats
+from kagura_magic.llm._thinking import Split, ThinkSplitter
+from kagura_magic.llm._types import (
+    Message,
+    PromptOrMessages,
+    StreamEvent,
+    StreamStats,
+    TextEvent,
+    ThinkingEvent,
+    ToolCallEvent,
+)
 
 # Providers that speak the OpenAI wire format and are often self-hosted
 # (vLLM, llama.cpp, Ollama's /v1): with --api-base they may need no key at all.
@@ -33,10 +48,19 @@ _PASSED_FIELDS = ("temperature", "max_tokens", "top_p", "api_base", "api_key")
 
 REPLACEMENT_CHARACTER = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+UNENCODABLE_NOTE = (
+    "The prompt held characters that cannot be sent (lone UTF-16 surrogates); "
+    "each was sent as U+FFFD (\ufffd). Check the text they came from."
+)
 
 
 def build_messages(prompt_or_messages: PromptOrMessages, system_prompt: str | None = None) -> list[Message]:
-    """A chat message list from a prompt string or an existing message list."""
+    """A chat message list from a prompt string or an existing message list.
+
+    Text that cannot be encoded becomes U+FFFD here, with one ``UnicodeWarning``
+    (``UNENCODABLE_NOTE``): sent as it is, it fails inside the HTTP client, and
+    that failure looks like the provider's and is retried.
+    """
     if isinstance(prompt_or_messages, str):
         messages: list[Message] = [{"role": "user", "content": prompt_or_messages}]
     else:
@@ -45,7 +69,26 @@ def build_messages(prompt_or_messages: PromptOrMessages, system_prompt: str | No
             raise TypeError("messages must be dicts with a 'role' and 'content'")
     if system_prompt and not any(m["role"] == "system" for m in messages):
         messages.insert(0, {"role": "system", "content": system_prompt})
-    return messages
+    cleaned = [_sendable_message(m) for m in messages]
+    if cleaned != messages:
+        warnings.warn(UNENCODABLE_NOTE, UnicodeWarning, stacklevel=2)
+    return cleaned
+
+
+def _sendable_message(message: Message) -> Message:
+    """``message`` with its text (a string, or the ``text`` of content parts) made sendable."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": whole_characters(content)}
+    if isinstance(content, list):
+        parts = [
+            {**part, "text": whole_characters(part["text"])}
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+            else part
+            for part in content
+        ]
+        return {**message, "content": parts}
+    return message
 
 
 def preflight(config: LLMConfig) -> None:
@@ -63,6 +106,10 @@ class Request:
         self.stats = StreamStats(model=self.model)
         self.provider: str | None = None  # known after ``kwargs()``
         self._pieces: list[str] = []
+        self._thoughts: list[str] = []
+        self._inline = ThinkSplitter()  # <think>…</think> sent as content
+        self._events: list[StreamEvent] = []  # since the last take_events()
+        self._tools: dict[int, ToolCallEvent] = {}
         self._split_surrogate = ""  # the first half of a character whose second half is in the next chunk
         self._streamed = False  # a chunk with a role or content came: the server did stream
 
@@ -70,6 +117,21 @@ class Request:
     def text(self) -> str:
         """Everything received so far: the partial answer if it stopped early."""
         return "".join(self._pieces)
+
+    @property
+    def reasoning(self) -> str:
+        """The thinking text so far (never part of ``text``)."""
+        return "".join(self._thoughts)
+
+    @property
+    def tool_calls(self) -> list[ToolCallEvent]:
+        """Every tool call so far, as it stands, in index order."""
+        return [self._tools[index] for index in sorted(self._tools)]
+
+    def take_events(self) -> list[StreamEvent]:
+        """The events of the chunks taken since the last call, in arrival order."""
+        events, self._events = self._events, []
+        return events
 
     # -- before the call -------------------------------------------------
     def kwargs(self) -> dict[str, Any]:
@@ -151,18 +213,21 @@ class Request:
         )
 
     def _secrets(self) -> list[str]:
-        values = [self.config.api_key or ""]
-        values += [str(v) for k, v in self.config.extra.items() if is_secret_name(k)]
-        return [v for v in values if len(v) >= 6]
+        config = self.config
+        return [*secrets.secrets_of(config.api_key, config.extra, config.api_base), *secrets.known()]
 
     # -- during and after the stream -----------------------------------
     def take(self, chunk: Any) -> str:
-        """Record one litellm chunk; return its text."""
+        """Record one litellm chunk; return its answer text (thinking and tool calls go to events)."""
         usage = getattr(chunk, "usage", None)
         if usage:
             self.stats.prompt_tokens = getattr(usage, "prompt_tokens", None) or self.stats.prompt_tokens
             self.stats.completion_tokens = (
                 getattr(usage, "completion_tokens", None) or self.stats.completion_tokens
+            )
+            details = getattr(usage, "completion_tokens_details", None)
+            self.stats.reasoning_tokens = (
+                getattr(details, "reasoning_tokens", None) or self.stats.reasoning_tokens
             )
         choices = getattr(chunk, "choices", None) or []
         if not choices:
@@ -170,23 +235,62 @@ class Request:
         delta = choices[0].delta
         content = getattr(delta, "content", None)
         self._streamed = self._streamed or content is not None or getattr(delta, "role", None) is not None
+        self._think(_reasoning_of(delta))
         piece, self._split_surrogate = self._split_surrogate + (content or ""), ""
         if _ends_in_high_surrogate(piece):  # its other half comes with the next chunk
             piece, self._split_surrogate = piece[:-1], piece[-1]
-        piece = _whole_characters(piece)
-        if piece:
-            if self.stats.first_token_at is None:
-                self.stats.first_token_at = time.monotonic()
-            self._pieces.append(piece)
-        return piece
+        split = self._inline.feed(whole_characters(piece))
+        self._think(split.thinking)
+        self._answer(split.text)
+        for call in getattr(delta, "tool_calls", None) or ():
+            self._tool_call(call)
+        return split.text
+
+    def _think(self, thought: str) -> None:
+        if not thought:
+            return
+        if self.stats.thinking_started is None:
+            self.stats.thinking_started = time.monotonic()
+        self._thoughts.append(thought)
+        self._events.append(ThinkingEvent(thought))
+
+    def _answer(self, piece: str) -> None:
+        if not piece:
+            return
+        now = time.monotonic()
+        if self.stats.first_token_at is None:
+            self.stats.first_token_at = now
+        if self.stats.thinking_started is not None and self.stats.thinking_ended is None:
+            self.stats.thinking_ended = now
+        self._pieces.append(piece)
+        self._events.append(TextEvent(piece))
+
+    def _tool_call(self, call: Any) -> None:
+        """Grow the call at ``call.index``: its name and id arrive once, its arguments in pieces."""
+        index = getattr(call, "index", None) or 0
+        function = getattr(call, "function", None)
+        known = self._tools.get(index, ToolCallEvent(index, "", ""))
+        grown = ToolCallEvent(
+            index,
+            known.name or getattr(function, "name", None) or "",
+            known.arguments + (getattr(function, "arguments", None) or ""),
+            known.id or getattr(call, "id", None),
+        )
+        if grown != known:
+            self._tools[index] = grown
+            self._events.append(grown)
 
     def leftover(self) -> str:
-        """Half a character held back at the end of the stream: shown as U+FFFD, not dropped."""
-        if not self._split_surrogate:
-            return ""
+        """What the end of the stream releases: text held back as maybe a ``<think>`` tag, and half
+        a character (shown as U+FFFD, not dropped)."""
+        half = REPLACEMENT_CHARACTER if self._split_surrogate else ""
         self._split_surrogate = ""
-        self._pieces.append(REPLACEMENT_CHARACTER)
-        return REPLACEMENT_CHARACTER
+        first = self._inline.feed(half) if half else Split()
+        last = self._inline.finish()
+        self._think(first.thinking + last.thinking)
+        text = first.text + last.text
+        self._answer(text)
+        return text
 
     def finish(self, wrapper: Any) -> None:
         """Close the books; a stream that never said it was done is an error.
@@ -220,17 +324,30 @@ class Request:
         self.stats.cost = backend.cost(self.model, self.stats.prompt_tokens, self.stats.completion_tokens)
 
 
-def _whole_characters(piece: str) -> str:
-    """Join surrogate pairs and replace lone halves with U+FFFD.
+def whole_characters(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone halves replaced by U+FFFD.
 
-    JSON escapes characters beyond U+FFFF as two ``\\uXXXX`` halves, and a proxy
-    that cuts strings by UTF-16 length can send them in different chunks. A
-    lone half cannot be encoded as UTF-8: printing or sending it to the
-    notebook would fail, losing the answer.
+    Both ways across the wire: JSON escapes characters beyond U+FFFF as two
+    ``\\uXXXX`` halves, a proxy that cuts strings by UTF-16 length can send
+    them in different chunks, and a prompt can hold a lone half (``'x\\ud800y'``,
+    or a file name decoded with ``surrogateescape``). A lone half cannot be
+    encoded as UTF-8: sending, printing or saving it fails, losing the prompt
+    or the answer.
     """
-    if not _SURROGATE.search(piece):
-        return piece
-    return piece.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _reasoning_of(delta: Any) -> str:
+    """The thinking text in a delta: ``reasoning_content`` (litellm's name for every provider's),
+    else the text of Anthropic's thinking blocks."""
+    text = getattr(delta, "reasoning_content", None)
+    if isinstance(text, str) and text:
+        return whole_characters(text)
+    blocks = getattr(delta, "thinking_blocks", None) or ()
+    parts = [block.get("thinking") for block in blocks if isinstance(block, dict)]
+    return whole_characters("".join(part for part in parts if isinstance(part, str)))
 
 
 def _ends_in_high_surrogate(piece: str) -> bool:

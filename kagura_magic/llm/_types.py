@@ -29,6 +29,17 @@ class StreamStats:
     cost: float | None = None
     finish_reason: str | None = None
     attempts: int = 0
+    reasoning_tokens: int | None = None  # from usage, where the provider reports them
+    thinking_started: float | None = None  # first thinking text
+    thinking_ended: float | None = None  # first answer text after thinking
+
+    @property
+    def thinking_seconds(self) -> float | None:
+        """How long the model thought before answering (so far, while it still thinks)."""
+        if self.thinking_started is None:
+            return None
+        end = self.thinking_ended or self.finished_at or time.monotonic()
+        return end - self.thinking_started
 
     @property
     def time_to_first_token(self) -> float | None:
@@ -58,6 +69,8 @@ class StreamStats:
         if self.completion_tokens is not None:
             approx = "~" if self.tokens_estimated else ""
             parts.append(f"{approx}{self.completion_tokens} tokens")
+        if self.reasoning_tokens:
+            parts.append(f"{self.reasoning_tokens} reasoning")
         if self.cost:  # unknown (None) or free (0, e.g. the demo and local models): nothing to show
             parts.append(f"${self.cost:.4f}")
         if self.finish_reason == "length":
@@ -77,7 +90,36 @@ class StreamStats:
             "tokens_per_second": self.tokens_per_second,
             "cost": self.cost,
             "finish_reason": self.finish_reason,
+            "reasoning_tokens": self.reasoning_tokens,
+            "thinking_seconds": self.thinking_seconds,
         }
+
+
+@dataclass(frozen=True)
+class ThinkingEvent:
+    """Thinking text, in arrival order (``reasoning_content``, thinking blocks or ``<think>``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TextEvent:
+    """Answer text: what iterating the stream itself yields."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    """A tool call as it grows: ``arguments`` is the whole argument text so far, not a delta."""
+
+    index: int
+    name: str
+    arguments: str
+    id: str | None = None
+
+
+StreamEvent = ThinkingEvent | TextEvent | ToolCallEvent
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ open tail), ``snapshot()`` (both) and ``finish()`` (``== render(text)``) read it
 
 Modules: ``_config`` (parser, link safety, highlighting, footnotes across a
 stream), ``_math`` (math rules), ``_stream`` (commit and hold), ``_heal``
-(what an open tail may show), ``_style`` (the stylesheet).
+(what an open tail may show), ``_style`` (the stylesheet), ``_saved`` (the
+saved ``text/markdown``, made inert: ``inert_markdown``).
 """
 
 from __future__ import annotations
 
 from ._config import render
 from ._plain import PlainTextStream
+from ._saved import inert_markdown
 from ._stream import MarkdownStream
 from ._style import STYLESHEET, stylesheet_for
 
-__all__ = ["STYLESHEET", "MarkdownStream", "PlainTextStream", "render", "stylesheet_for"]
+__all__ = ["STYLESHEET", "MarkdownStream", "PlainTextStream", "inert_markdown", "render", "stylesheet_for"]

@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from kagura_magic.markdown import STYLESHEET, stylesheet_for
+from kagura_magic.markdown import STYLESHEET, inert_markdown, stylesheet_for
 from kagura_magic.views._protocol import Outcome
 
 SPINNER = """<span class="kagura-spinner" role="status" aria-label="waiting for the first token">
@@ -34,16 +34,6 @@ VIEW_CSS = """
 .kagura-note { margin-top: 0.5em; padding: 0.35em 0.6em; border-left: 3px solid #d9822b;
   background: rgba(217, 130, 43, 0.08); font-size: 0.9em; }
 .kagura-note.kagura-error { border-left-color: #d13c3c; background: rgba(209, 60, 60, 0.08); }
-/* An interrupt still ends the cell with an error, so that Run All stops there; in
-   JupyterLab and Notebook 7 the error line right after a stopped answer reads as
-   a stop (muted, no alarm colour), not as a failure. */
-.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child
-  .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] {
-  background: transparent; color: var(--jp-ui-font-color1, inherit); }
-.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child
-  .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre {
-  border-left: 3px solid var(--jp-border-color1, #9e9e9e); padding-left: 0.6em; }
-.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child .ansi-bold { font-weight: 500; }
 /* JupyterLab styles rendered outputs with rules like ".jp-ThemedContainer
    .jp-RenderedHTMLCommon pre", which beat ".kagura-md pre"; ":not(#kagura-boost)"
    adds an id's weight so the live widgets and the settled HTML look the same. */
@@ -68,6 +58,19 @@ VIEW_CSS = """
 # engine marked as math ("mathjax_process"): a "$5" in prose is never typeset.
 CONTAINER_CLASSES = "kagura-md tex2jax_ignore mathjax_ignore"
 STOPPED_CLASS = "kagura-stopped"
+STOPPED_CSS = """
+/* An interrupt still ends the cell with an error, so that Run All stops there; in
+   JupyterLab and Notebook 7 the error line right after a stopped answer reads as
+   a stop (muted, no alarm colour), not as a failure. */
+.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child
+  .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] {
+  background: transparent; color: var(--jp-ui-font-color1, inherit); }
+.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child
+  .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre {
+  border-left: 3px solid var(--jp-border-color1, #9e9e9e); padding-left: 0.6em; }
+.jp-OutputArea-child:has(.kagura-stopped) + .jp-OutputArea-child .ansi-bold { font-weight: 500; }
+"""
+"""Only in a stopped answer's output: it styles the error line that follows it."""
 
 
 def base_stylesheet() -> str:
@@ -107,7 +110,7 @@ def static_bundle(
     """
     classes = f"{CONTAINER_CLASSES} {STOPPED_CLASS}" if stopped else CONTAINER_CLASSES
     parts = [
-        f"<style>{settled_stylesheet(rendered)}</style>",
+        f"<style>{settled_stylesheet(rendered)}{STOPPED_CSS if stopped else ''}</style>",
         f'<div class="{classes}">{rendered}</div>',
     ]
     if note:
@@ -116,7 +119,8 @@ def static_bundle(
         parts.append(status_html(status))
     plain = source if not note else f"{source}\n\n[{note}]" if source else f"[{note}]"
     markdown = source if not note else f"{source}\n\n> {note}" if source else f"> {note}"
-    return {"text/markdown": markdown, "text/html": "\n".join(parts), "text/plain": plain}
+    # inert_markdown: a frontend that renders the saved Markdown itself must not run its raw HTML.
+    return {"text/markdown": inert_markdown(markdown), "text/html": "\n".join(parts), "text/plain": plain}
 
 
 def settled_bundle(
@@ -133,7 +137,7 @@ def settled_bundle(
     if not outcome.text and not outcome.note:
         if stopped:  # nothing to keep, but the stop line below must still read as a stop
             return {
-                "text/html": f'<style>{VIEW_CSS}</style><div class="{STOPPED_CLASS}"></div>',
+                "text/html": f'<style>{STOPPED_CSS}</style><div class="{STOPPED_CLASS}"></div>',
                 "text/plain": "",
             }
         return {"text/plain": ""}  # nothing to keep: the caller's message says it all

@@ -416,6 +416,62 @@ def test_no_script_runs_from_model_output(lab: LabPage, screenshots: Path) -> No
     assert any("onerror" in b for b in lab.dangerous_elements(".jp-Notebook")), "the canary was not detected"
 
 
+# The saved text/markdown of cell i's settled answer, as the notebook model holds it.
+JS_SAVED_MARKDOWN = r"""
+(i) => { const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
+         for (let k = 0; k < cell.model.outputs.length; k++) {
+           const data = cell.model.outputs.get(k).data;
+           if (data['text/markdown'] !== undefined) return data['text/markdown'];
+         }
+         return null; }
+"""
+
+
+def as_markdown_output(text: str) -> str:
+    """A cell that shows ``text`` as a Markdown-only output: JupyterLab's Markdown renderer, trusted."""
+    return f"from IPython.display import display\ndisplay({{'text/markdown': {text!r}}}, raw=True)"
+
+
+def test_the_saved_markdown_runs_no_script_in_jupyterlabs_markdown_renderer(lab: LabPage) -> None:
+    payloads = _xss_payloads()
+    answer = "\n\n".join(f"Attempt {n}:\n\n{p}" for n, p in enumerate(payloads, 1))
+    lab.server.write_notebook(
+        "xss-md.ipynb",
+        ["%load_ext kagura_magic\n%config AgentMagics.template = False", agent_cell(answer, 0)],
+    )
+    lab.open("xss-md.ipynb")
+    lab.run_cell(0)
+    lab.wait_cell_done(0)
+    lab.run_cell(1)
+    lab.wait_settled(1, timeout=60_000)
+    lab.wait_cell_done(1)
+    saved = lab.page.evaluate(JS_SAVED_MARKDOWN, 1)
+    assert saved and "Attempt 1:" in saved, "the settled answer has no text/markdown"
+
+    # Rendered by JupyterLab's Markdown renderer alone, as a frontend that prefers Markdown would.
+    lab.server.write_notebook("xss-md-render.ipynb", [as_markdown_output(saved), as_markdown_output(answer)])
+    lab.save()
+    lab.close_notebook()
+    lab.notebook = "xss-md-render.ipynb"
+    lab.command("docmanager:open", {"path": lab.notebook})
+    lab.wait_notebook_ready()
+    lab.run_cell(0)
+    lab.wait_cell_done(0)
+    lab.page.wait_for_timeout(500)  # let any handler have its chance
+    assert lab.page.evaluate("() => !!window.__kagura.output(0).querySelector('.jp-RenderedMarkdown')")
+    assert lab.xss_fired() is None, "a handler in the saved Markdown fired"
+    assert not lab.dialogs, lab.dialogs
+    bad = lab.dangerous_elements(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    assert not bad, "dangerous elements from the saved Markdown:\n" + "\n".join(bad[:20])
+    shown = lab.output_area(0).inner_text()
+    assert "<img src=x onerror=" in shown and f"Attempt {len(payloads)}:" in shown, shown[:300]
+
+    # The check can fail: the raw answer as Markdown does run script in this renderer.
+    lab.run_cell(1)
+    lab.wait_cell_done(1)
+    lab.page.wait_for_function("() => window.__xss_fired === 1", timeout=5_000)
+
+
 # ----------------------------------------------------------------------------------
 # 5. Interrupt from the UI
 

@@ -3,7 +3,9 @@
 On a terminal the answer is live Markdown rendered with ``rich`` (``_live``:
 finished blocks printed once, a small live region redrawn below them); when
 stdout is a pipe or a file, the raw Markdown goes there byte for byte
-(``_plain``). Spinner and status line go to stderr either way.
+(``_plain``). Spinner and status line go to stderr either way. What reaches
+a terminal never carries the answer's control characters, only their visible
+form (``_controls``): model text must not set the title or the clipboard.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from kagura_magic.formats import fenced
 from kagura_magic.llm import StreamStats
 from kagura_magic.views._protocol import LiveMode, Outcome, View
 
+from ._controls import visible_controls
 from ._live import LiveMarkdownView, LiveRegion
 from ._output import write_all
 from ._plain import PlainStreamView, PlainTextView, Spinner, status_line, wants_color
@@ -33,6 +36,7 @@ __all__ = [
     "make_view",
     "plain",
     "status_line",
+    "visible_controls",
     "wants_color",
     "wants_live",
     "write_all",

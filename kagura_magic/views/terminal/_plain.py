@@ -1,9 +1,10 @@
 """The raw-text side of the terminal view: the spinner, the status line, piped output.
 
-When stdout is not a terminal (or ``--plain``), the answer's Markdown goes to
-stdout exactly as it arrives; everything about the answer (spinner, status,
+When stdout is not a terminal, the answer's Markdown goes to stdout exactly
+as it arrives, byte for byte; everything about the answer (spinner, status,
 errors) goes to stderr, so that ``python -m kagura_magic ... > answer.md``
-captures the answer and only it.
+captures the answer and only it. With ``--plain`` on a terminal the text is
+the same but its control characters are shown, not obeyed (``_controls``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TextIO
 from kagura_magic.llm import StreamStats
 from kagura_magic.views._protocol import Outcome
 
+from ._controls import visible_controls
 from ._output import write_all
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -75,7 +77,8 @@ class Spinner:
 
 
 class PlainTextView:
-    """Writes the answer's Markdown to stdout as it arrives, byte for byte."""
+    """Writes the answer's Markdown to stdout as it arrives: byte for byte to a pipe or a file,
+    with its control characters made visible on a terminal."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None, label: str = "") -> None:
         self.out = out or sys.stdout
@@ -83,6 +86,8 @@ class PlainTextView:
         self._spinner = Spinner(f"Thinking… {label}".rstrip(), self.err)
         self._ended_with_newline = True
         self._wrote = False
+        self._tty = _isatty(self.out)
+        self._held_cr = ""  # on a terminal, a trailing "\r" waits: it may be half of "\r\n"
 
     def start(self) -> None:
         if self.out.isatty():
@@ -92,14 +97,20 @@ class PlainTextView:
         if not piece:
             return
         self._spinner.stop()
-        write_all(self.out, piece)
         self._wrote = True
         self._ended_with_newline = piece.endswith("\n")
+        if self._tty:
+            piece, self._held_cr = self._held_cr + piece, ""
+            if piece.endswith("\r"):
+                piece, self._held_cr = piece[:-1], "\r"
+            piece = visible_controls(piece)
+        write_all(self.out, piece)
 
     def finish(self, status: str | None = None, note: str | None = None, error: bool = False) -> None:
         """End the answer: a final newline on stdout, then status or note on stderr."""
         self._spinner.stop()
-        write_all(self.out, "\n" if self._wrote and not self._ended_with_newline else "")
+        held, self._held_cr = visible_controls(self._held_cr), ""
+        write_all(self.out, held + ("\n" if self._wrote and not self._ended_with_newline else ""))
         lines = [self._style(line, error=error and line is note) + "\n" for line in (note, status) if line]
         write_all(self.err, "".join(lines))
 
@@ -107,6 +118,13 @@ class PlainTextView:
         if not wants_color(self.err):
             return line
         return f"\x1b[31m{line}\x1b[0m" if error else status_line(line, True)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed, or not a real stream
+        return False
 
 
 class PlainStreamView:

@@ -18,8 +18,10 @@ piecewise (see ``_live``):
   instead of one sized by the item count (which would shift every item when
   the tenth arrives).
 
-Rows are strings with SGR escapes; trailing blanks that carry no background are
-dropped, which keeps redraws small and copy-paste clean.
+Rows are strings with SGR escapes, ours only: control characters in the
+answer are made visible before rich sees it (``_controls``); trailing blanks
+that carry no background are dropped, which keeps redraws small and
+copy-paste clean.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from rich.console import COLOR_SYSTEMS, Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, ListElement, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.syntax import Syntax
+
+from ._controls import visible_controls
 
 ColorSystemName = Literal["auto", "standard", "256", "truecolor", "windows"]
 """What rich's ``Console(color_system=...)`` takes."""
@@ -153,7 +157,8 @@ class Renderer:
         cached = self._cache.get(block)
         if cached is not None:
             return cached
-        markdown = _AnswerMarkdown(block, code_theme=CODE_THEME, hyperlinks=False)
+        # Before rich measures it: a visible form is wider than the control it shows.
+        markdown = _AnswerMarkdown(visible_controls(block), code_theme=CODE_THEME, hyperlinks=False)
         lines = self.console.render_lines(markdown, self.console.options, pad=False, new_lines=False)
         rows = [self._row(line) for line in lines]
         while rows and not rows[-1]:
