@@ -21,6 +21,7 @@ from kagura_magic.errors import ConfigurationError
 from kagura_magic.secrets import is_secret_name as is_secret_name  # its long-standing home
 
 MODEL_ENV_VAR = "KAGURA_MODEL"
+REASONING_EFFORTS = ("low", "medium", "high")
 
 
 def mask(value: object) -> str:
@@ -45,6 +46,7 @@ class LLMConfig:
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
     system_prompt: str | None = None
+    reasoning_effort: str | None = None  # low, medium or high: litellm's reasoning_effort
     extra: dict[str, Any] = field(default_factory=dict)
     timeout: float = 120.0
     max_retries: int = 2
@@ -61,6 +63,10 @@ class LLMConfig:
             raise ConfigurationError(f"max_tokens must be positive, not {self.max_tokens}.")
         if self.max_retries < 0:
             raise ConfigurationError("max_retries cannot be negative.")
+        if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
+            levels = ", ".join(REASONING_EFFORTS)
+            effort = self.reasoning_effort
+            raise ConfigurationError(f"reasoning_effort must be one of {levels}, not {effort!r}.")
         secrets.remember(secrets.secrets_of(self.api_key, self.extra, self.api_base))
 
     def __repr__(self) -> str:

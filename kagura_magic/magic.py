@@ -269,6 +269,7 @@ class AgentMagics(Magics):
             shell=self.shell,
             mode=formats.LIVE_MODES[request.output_format],
             remote_images=self.remote_images,
+            show_thinking=self.show_thinking,
         )
         outcome = answer.run(
             view,

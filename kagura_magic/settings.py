@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kagura_magic import secrets
-from kagura_magic.config import MODEL_ENV_VAR, LLMConfig, mask, masked_params, parse_params
+from kagura_magic.config import (
+    MODEL_ENV_VAR,
+    REASONING_EFFORTS,
+    LLMConfig,
+    mask,
+    masked_params,
+    parse_params,
+)
 from kagura_magic.formats import FORMATS
 
 if TYPE_CHECKING:
@@ -142,6 +149,18 @@ SETTINGS: tuple[Setting, ...] = (
         llm="max_tokens",
     ),
     Setting(
+        "reasoning_effort",
+        str,
+        None,
+        "how hard a reasoning model thinks before it answers (refused for a model that cannot)",
+        flags=("--reasoning-effort",),
+        metavar="LEVEL",
+        option_help="`low`, `medium` or `high`: how hard a reasoning model thinks (`reasoning_effort`)",
+        choices=REASONING_EFFORTS,
+        cli=True,
+        llm="reasoning_effort",
+    ),
+    Setting(
         "api_base",
         str,
         None,
@@ -221,6 +240,12 @@ SETTINGS: tuple[Setting, ...] = (
         option_help="send the text as is, without `{{ }}` rendering",
     ),
     Setting("warm_up", bool, True, "import and exercise litellm in the background when the extension loads"),
+    Setting(
+        "show_thinking",
+        bool,
+        True,
+        "show what a reasoning model thinks, live, then closed above the answer (off: only its clock)",
+    ),
     Setting(
         "remote_images",
         bool,

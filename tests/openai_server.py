@@ -271,6 +271,28 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 headers = {"Retry-After": value}
             self._error(429, headers=headers)
+        elif scenario == "reasoning":  # a reasoning model: thinking deltas, then the answer, then usage
+            thoughts = [{"reasoning_content": piece} for piece in ("Two plus ", "two is ", "four.")]
+            self._stream_events([*thoughts, {"content": "The answer "}, {"content": "is 4."}], "stop")
+        elif scenario == "think-inline":  # a local server that sends reasoning inline, tags cut by chunks
+            pieces = ["<th", "ink>I should ", "greet.</thi", "nk>\n\nHello", " there."]
+            self._stream_events([{"content": piece} for piece in pieces], "stop")
+        elif scenario == "tool-call":  # a tool call whose arguments arrive in pieces, no text
+            calls = [
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": ""},
+                        }
+                    ]
+                },
+                {"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]},
+                {"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]},
+            ]
+            self._stream_events(calls, "tool_calls")
         elif scenario == "split-surrogate":
             self._stream_events([{"content": "A\ud83c"}, {"content": "\udf89B"}], "stop")
         elif scenario == "filtered":

@@ -23,8 +23,10 @@ def test_every_canned_answer_streams_through_litellm() -> None:
         stream = llm.call_llm_stream(
             "anything", LLMConfig(model=f"demo/{name}", extra={"tokens_per_second": 0})
         )
-        assert "".join(stream) == answer
+        thinking, _, shown = answer.rpartition("</think>")  # a <think> block is not answer text
+        assert "".join(stream) == shown.lstrip()
         assert stream.stats.finish_reason == "stop"
+        assert (stream.stats.thinking_started is not None) == bool(thinking), name
     assert set(DEMO_MODELS) == {"echo", *ANSWERS}
 
 

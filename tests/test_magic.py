@@ -467,3 +467,50 @@ def test_a_settled_answer_closes_every_widget_it_opened(kernel: Kernel) -> None:
     assert {m["content"]["comm_id"] for m in run.widget_opens()} <= closed, (
         "the frontend was told of each close"
     )
+
+
+def test_a_thinking_model_shows_its_thinking_then_closes_it_above_the_answer(kernel: Kernel) -> None:
+    from kagura_magic.providers.demo_answers import THINKER
+
+    run = kernel.execute("%%agent -m demo/thinker --param tokens_per_second=400 --no-history\nweekdays?")
+    assert run.status == "ok", run.error
+    states = widget_states(run)
+    sections = [cid for cid, state in states.items() if state.get("_model_name") == "AccordionModel"]
+    assert len(sections) == 1, "one thinking section"
+    section_updates = [
+        m["content"]["data"]["state"] for m in run.widget_updates() if m["content"]["comm_id"] == sections[0]
+    ]
+    assert states[sections[0]].get("selected_index") == 0, "open while the model thinks"
+    assert any(u.get("selected_index") is None for u in section_updates), "closed when the answer starts"
+    assert any(str(t).startswith("Thought for") for u in section_updates for t in u.get("titles", ())), (
+        section_updates
+    )
+    thought_values = "".join(value for _, value, _ in value_updates(run)) + "".join(
+        s.get("value", "") for s in states.values()
+    )
+    assert "two full working" in thought_values and "5 + 5 = 10" in thought_values
+
+    final = run.final_display()["data"]
+    answer = THINKER.partition("</think>")[2].lstrip()
+    assert final["text/plain"] == answer
+    assert "<think>" not in final["text/plain"] and "5 + 5 = 10" not in final["text/plain"]
+    assert '<details class="kagura-thinking"><summary>Thought for' in final["text/html"]
+    assert "5 + 5 = 10" in final["text/html"] and "&lt;think&gt;" not in final["text/html"]
+    assert "5 + 5" not in final["text/markdown"]
+
+
+def test_show_thinking_off_keeps_only_the_clock(kernel: Kernel) -> None:
+    kernel.execute("%config AgentMagics.show_thinking = False")
+    try:
+        run = kernel.execute("%%agent -m demo/thinker --param tokens_per_second=400 --no-history\nweekdays?")
+    finally:
+        kernel.execute("%config AgentMagics.show_thinking = True")
+    assert run.status == "ok", run.error
+    states = widget_states(run)
+    assert not [s for s in states.values() if s.get("_model_name") == "AccordionModel"]
+    sent = "".join(value for _, value, _ in value_updates(run)) + "".join(
+        s.get("value", "") for s in states.values()
+    )
+    assert "Thinking…" in sent and "5 + 5 = 10" not in sent
+    final = run.final_display()["data"]
+    assert 'class="kagura-thinking"' not in final["text/html"] and "two full working" in final["text/html"]

@@ -117,7 +117,9 @@ def test_traits_are_the_names_types_and_defaults_of_before() -> None:
         "template": True,
         "default_format": "markdown",
         "warm_up": True,
+        "show_thinking": True,
         "remote_images": False,
+        "reasoning_effort": None,
         "view": "auto",
     }
 
@@ -137,7 +139,7 @@ def test_magic_options_are_the_declarations_and_spelt_as_before() -> None:
     spelt = {flag for flags in options.values() for flag in flags}
     before = {"-m", "--model", "--system", "--temperature", "--max-tokens", "--api-base", "--param"}
     before |= {"-f", "--format", "-o", "--out", "--chat", "--no-history", "--no-template"}
-    assert spelt == before | {"--timeout"}
+    assert spelt == before | {"--timeout", "--reasoning-effort"}
     for setting in settings.SETTINGS:
         assert not setting.flags or setting.usage() in settings.usage_line()
 

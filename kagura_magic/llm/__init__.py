@@ -26,7 +26,16 @@ from kagura_magic.llm._loop import io_loop
 from kagura_magic.llm._models import list_models, models_report
 from kagura_magic.llm._request import UNENCODABLE_NOTE, build_messages, preflight, whole_characters
 from kagura_magic.llm._stream import AsyncTextStream, TextStream, call_llm_stream, call_llm_stream_sync
-from kagura_magic.llm._types import LLMResponse, Message, PromptOrMessages, StreamStats
+from kagura_magic.llm._types import (
+    LLMResponse,
+    Message,
+    PromptOrMessages,
+    StreamEvent,
+    StreamStats,
+    TextEvent,
+    ThinkingEvent,
+    ToolCallEvent,
+)
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
@@ -35,8 +44,12 @@ __all__ = [
     "LLMResponse",
     "Message",
     "PromptOrMessages",
+    "StreamEvent",
     "StreamStats",
+    "TextEvent",
     "TextStream",
+    "ThinkingEvent",
+    "ToolCallEvent",
     "acall_llm",
     "build_messages",
     "call_llm",

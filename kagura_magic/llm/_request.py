@@ -20,7 +20,7 @@ from typing import Any
 
 from kagura_magic import secrets
 from kagura_magic.config import LLMConfig
-from kagura_magic.errors import AgentError, MissingAPIKeyError, UnknownModelError
+from kagura_magic.errors import AgentError, ConfigurationError, MissingAPIKeyError, UnknownModelError
 from kagura_magic.llm import _backend as backend
 from kagura_magic.llm._diagnose import classify, ended_without_finish, unfinished_error
 from kagura_magic.llm._thinking import Split, ThinkSplitter
@@ -44,7 +44,7 @@ _OPENAI_COMPATIBLE = {
     "text-completion-openai",
 }
 _PLACEHOLDER_KEY = "sk-no-key-required"
-_PASSED_FIELDS = ("temperature", "max_tokens", "top_p", "api_base", "api_key")
+_PASSED_FIELDS = ("temperature", "max_tokens", "top_p", "api_base", "api_key", "reasoning_effort")
 
 REPLACEMENT_CHARACTER = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -128,6 +128,11 @@ class Request:
         """Every tool call so far, as it stands, in index order."""
         return [self._tools[index] for index in sorted(self._tools)]
 
+    @property
+    def has_events(self) -> bool:
+        """Whether chunks taken since the last ``take_events`` brought anything to show."""
+        return bool(self._events)
+
     def take_events(self) -> list[StreamEvent]:
         """The events of the chunks taken since the last call, in arrival order."""
         events, self._events = self._events, []
@@ -156,6 +161,8 @@ class Request:
             if value is not None:
                 kwargs[name] = value
         kwargs.update(self.config.extra)
+        if "reasoning_effort" in kwargs and provider != demo.PROVIDER:
+            self._check_reasoning(provider)
         if "api_key" not in kwargs and provider != demo.PROVIDER:
             self._check_key(provider, kwargs)
         if provider in _OPENAI_COMPATIBLE:
@@ -185,6 +192,16 @@ class Request:
                 model=self.model,
             )
         return provider
+
+    def _check_reasoning(self, provider: str) -> None:
+        """Refuse ``reasoning_effort`` for a model litellm says cannot take it, before any request."""
+        if backend.supports_param(self.model, provider, "reasoning_effort"):
+            return
+        raise ConfigurationError(
+            f"{self.model} does not take --reasoning-effort (litellm lists no reasoning_effort for it).",
+            "Drop the option, or pick a model that reasons: o3-mini, gpt-5, deepseek/deepseek-reasoner, "
+            "a Claude 3.7 or later, or a local model behind --api-base.",
+        )
 
     def _check_key(self, provider: str, kwargs: dict[str, Any]) -> None:
         missing = backend.missing_keys(self.model, self.config.api_base)

@@ -10,6 +10,22 @@ and Ctrl-C while waiting cancels the read, which closes the response at once
 even while the provider is silent. So both flavours share one request, one
 error mapping and one accounting, and cannot drift.
 
+litellm's slow blocking work stays off the loop. A cancel (Ctrl-C, Stop) runs between two
+steps of the loop that reads the stream, so anything synchronous on that loop
+holds it back while the connection stays open. On a process's first request
+litellm does two such things: its import (2-4 s here, before anything is
+sent) and, inside ``acompletion`` once the response headers are in, loading
+the tokenizer it prices the prompt with (tiktoken's table: 0.3-0.7 s here,
+longer on a busy machine). A Ctrl-C in that second window waited for it, and
+past the pump's one-second grace the close was left to the exit hook (issue
+20: the CLI held the connection up to 1.8 s after Ctrl-C). ``_prepare`` now
+does both on a worker thread before the request is sent: the same work in
+the same order, so the first token comes no later, but the loop is free
+while the connection is open, and a Ctrl-C closes it in about 20 ms
+(``tests/stress/test_cli_interrupt.py`` holds it under 100 ms). The worker is
+an executor thread, which the interpreter joins at exit; a daemon thread
+would be frozen mid-import, the exit hang ``_loop`` describes.
+
 Why one name for both: in ``call_llm``/``acall_llm`` the ``a`` marks what
 you *await*. A stream is not awaited but iterated, and ``for`` or
 ``async for`` already says which flavour you want, so one name serves both.
@@ -31,7 +47,7 @@ from kagura_magic.llm import _backend as backend
 from kagura_magic.llm._loop import BlockingReader
 from kagura_magic.llm._request import Request
 from kagura_magic.llm._retry import with_retries
-from kagura_magic.llm._types import Message, PromptOrMessages, StreamStats
+from kagura_magic.llm._types import Message, PromptOrMessages, StreamEvent, StreamStats, ToolCallEvent
 
 
 class AsyncTextStream:
@@ -69,10 +85,36 @@ class AsyncTextStream:
         """Everything received so far: the partial answer if it stopped early."""
         return self._request.text
 
+    @property
+    def reasoning(self) -> str:
+        """What the model thought so far (``reasoning_content``, thinking blocks, ``<think>``):
+        never part of ``text``."""
+        return self._request.reasoning
+
+    @property
+    def tool_calls(self) -> list[ToolCallEvent]:
+        """The tool calls so far, each with its name and whole argument text."""
+        return self._request.tool_calls
+
     def _generator(self) -> AsyncGenerator[str, None]:
         if self._pieces is None:
             self._pieces = _read(self._request, self._response)
         return self._pieces
+
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
+        """Everything the model sends, typed, in arrival order: ``ThinkingEvent``,
+        ``TextEvent``, ``ToolCallEvent`` (its arguments as they grow).
+
+        The same read as ``async for piece in stream``, which yields only the
+        text: use one or the other on a stream.
+        """
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        async for _ in self._generator():
+            for event in self._request.take_events():
+                yield event
+        for event in self._request.take_events():
+            yield event
 
     # -- async for ---------------------------------------------------------
     def __aiter__(self) -> AsyncTextStream:
@@ -81,7 +123,11 @@ class AsyncTextStream:
     async def __anext__(self) -> str:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        return await self._generator().__anext__()
+        while True:  # a chunk of only thinking or a tool call has no text
+            piece = await self._generator().__anext__()
+            self._request.take_events()  # read as text: the events are not wanted
+            if piece:
+                return piece
 
     async def __aenter__(self) -> AsyncTextStream:
         return self
@@ -103,7 +149,11 @@ class AsyncTextStream:
             self._reader = BlockingReader(self._generator())
             # A stream dropped half-read still closes its connection.
             weakref.finalize(self, self._reader.cancel).atexit = False
-        return self._reader.next()
+        while True:  # a chunk of only thinking or a tool call has no text
+            piece = self._reader.next()
+            self._request.take_events()
+            if piece:
+                return piece
 
     def __enter__(self) -> AsyncTextStream:
         return self
@@ -139,7 +189,8 @@ class _Response:
 async def _read(request: Request, response: _Response) -> AsyncGenerator[str, None]:
     """The pieces of one answer; a module function, so it holds the request but not its stream."""
     try:
-        kwargs = request.stream_kwargs()  # the clock started with the stream: litellm's import counts
+        # Off the loop (see the module docstring); the clock started with the stream, so it counts.
+        kwargs = await asyncio.to_thread(_prepare, request)
 
         def counted(number: int) -> None:
             request.stats.attempts = number
@@ -156,8 +207,8 @@ async def _read(request: Request, response: _Response) -> AsyncGenerator[str, No
                 yield first
                 async for chunk in response.wrapper:
                     piece = request.take(chunk)
-                    if piece:
-                        yield piece
+                    if piece or request.has_events:
+                        yield piece  # "" for a chunk of only thinking or a tool call
         except Exception as exc:
             raise request.error(exc) from None
         if leftover := request.leftover():
@@ -168,12 +219,24 @@ async def _read(request: Request, response: _Response) -> AsyncGenerator[str, No
         request.stop_clock()
 
 
+def _prepare(request: Request) -> dict[str, Any]:
+    """The request's arguments, litellm imported and the model's tokenizer loaded: blocking work.
+
+    litellm picks the tokenizer from the model name and keeps it, so counting a
+    word loads what its cost calculation would otherwise load on the loop.
+    """
+    kwargs = request.stream_kwargs()
+    backend.count_text_tokens(request.model, "warm")
+    return kwargs
+
+
 async def _open(request: Request, response: _Response, kwargs: dict[str, Any]) -> str | None:
-    """Send the request and read up to its first text (None: it ended without any)."""
+    """Send the request and read up to the first thing to show: text, thinking or a tool call
+    (None: it ended without any). Retries stop there: what was shown is not sent again."""
     response.wrapper = await backend.acompletion(**kwargs)
     async for chunk in response.wrapper:
         piece = request.take(chunk)
-        if piece:
+        if piece or request.has_events:
             return piece
     return None
 

@@ -10,6 +10,7 @@ Models:
 
 * ``demo/echo`` streams the last user message back verbatim.
 * ``demo/showcase``, ``demo/story``, ``demo/code`` stream canned answers.
+* ``demo/thinker`` thinks first, inline in ``<think>…</think>``, then answers.
 
 Params (passed as litellm kwargs, e.g. ``--param tokens_per_second=0``):
 

@@ -172,8 +172,32 @@ The chunked read keeps memory use at about `size × columns` values, whatever
 the file size.
 '''
 
+# A reasoning model that writes its thinking inline, as DeepSeek-R1 or Qwen3 do through
+# Ollama or vLLM: the <think> block is split off into the thinking section.
+THINKER = """<think>
+The question is how many **weekdays** fall between 3 March and 14 March, both included.
+
+- 3 March is a Monday, so the range starts a week: Mon 3 to Fri 7 is 5 days.
+- The weekend of 8 and 9 March does not count.
+- Mon 10 to Fri 14 is another 5 days.
+
+So 5 + 5 = 10. Check: 12 days in all, minus the 2 weekend days, is 10. Good.
+</think>
+
+**10 weekdays.** From Monday 3 March to Friday 14 March there are two full working
+weeks (3–7 and 10–14 March); the weekend in between is left out.
+
+| week | days | weekdays |
+|------|------|---------:|
+| 3–7 March | Mon–Fri | 5 |
+| 10–14 March | Mon–Fri | 5 |
+
+In pandas: `len(pd.bdate_range("2025-03-03", "2025-03-14"))` gives the same 10.
+"""
+
 ANSWERS: dict[str, str] = {
     "showcase": SHOWCASE,
     "story": STORY,
     "code": CODE,
+    "thinker": THINKER,
 }

@@ -25,6 +25,7 @@ def make_view(
     mode: LiveMode = "markdown",
     quiet: bool = False,
     remote_images: bool = False,
+    show_thinking: bool = True,
 ) -> View:
     """The view for where the answer is shown; ``auto`` asks the shell.
 
@@ -40,11 +41,11 @@ def make_view(
     if kind == "html":
         from kagura_magic.views.html_update import HtmlUpdateView
 
-        return HtmlUpdateView(label, live_mode, remote_images=remote_images)
+        return HtmlUpdateView(label, live_mode, remote_images=remote_images, show_thinking=show_thinking)
     if kind == "widget":
         from kagura_magic.views.notebook import NotebookView
 
-        return NotebookView(label, live_mode, remote_images=remote_images)
+        return NotebookView(label, live_mode, remote_images=remote_images, show_thinking=show_thinking)
     from kagura_magic.views import terminal
 
     return terminal.make_view(label, mode=mode, quiet=quiet)

@@ -58,6 +58,17 @@ VIEW_CSS = """
 # engine marked as math ("mathjax_process"): a "$5" in prose is never typeset.
 CONTAINER_CLASSES = "kagura-md tex2jax_ignore mathjax_ignore"
 STOPPED_CLASS = "kagura-stopped"
+THINKING_CLASS = "kagura-thinking"
+THINKING_CSS = """
+/* What a reasoning model thought: small and muted above the answer, closed once it answers. */
+.kagura-md .kagura-thinking { font-size: 0.9em; color: var(--jp-content-font-color2, #666);
+  margin: 0.2em 0 0.6em; }
+.kagura-md details.kagura-thinking > summary { cursor: pointer;
+  font-family: var(--jp-ui-font-family, sans-serif); }
+.kagura-md .kagura-thinking-body { border-left: 2px solid var(--jp-border-color2, rgba(127, 127, 127, 0.35));
+  padding-left: 0.7em; margin-top: 0.3em; }
+"""
+"""Only where an answer has thinking to show (and in every live view, which may come to)."""
 STOPPED_CSS = """
 /* An interrupt still ends the cell with an error, so that Run All stops there; in
    JupyterLab and Notebook 7 the error line right after a stopped answer reads as
@@ -75,7 +86,7 @@ STOPPED_CSS = """
 
 def base_stylesheet() -> str:
     """What any live HTML answer may need: Markdown, code colours, spinner, status line."""
-    return STYLESHEET + SPINNER_CSS + VIEW_CSS
+    return STYLESHEET + SPINNER_CSS + VIEW_CSS + THINKING_CSS
 
 
 def settled_stylesheet(rendered: str) -> str:
@@ -103,15 +114,27 @@ def static_bundle(
     note: str | None = None,
     error: bool = False,
     stopped: bool = False,
+    thinking: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The settled output: readable as Markdown, HTML or plain text, in any viewer.
 
     ``stopped`` marks an interrupted answer, so the error line after it reads as a stop.
+    ``thinking`` (summary, HTML) is what a reasoning model thought: a closed
+    ``<details>`` above the answer in the HTML only, since the saved Markdown
+    escapes tags and the text is the answer alone.
     """
     classes = f"{CONTAINER_CLASSES} {STOPPED_CLASS}" if stopped else CONTAINER_CLASSES
+    thought = ""
+    if thinking is not None:
+        summary, body = thinking
+        thought = (
+            f'<details class="{THINKING_CLASS}"><summary>{html.escape(summary)}</summary>'
+            f'<div class="kagura-thinking-body">{body}</div></details>'
+        )
     parts = [
-        f"<style>{settled_stylesheet(rendered)}{STOPPED_CSS if stopped else ''}</style>",
-        f'<div class="{classes}">{rendered}</div>',
+        f"<style>{settled_stylesheet(thought + rendered)}{THINKING_CSS if thought else ''}"
+        f"{STOPPED_CSS if stopped else ''}</style>",
+        f'<div class="{classes}">{thought}{rendered}</div>',
     ]
     if note:
         parts.append(_note_html(note, error))
@@ -124,7 +147,11 @@ def static_bundle(
 
 
 def settled_bundle(
-    outcome: Outcome, streamed_html: Callable[[], str], *, remote_images: bool = False
+    outcome: Outcome,
+    streamed_html: Callable[[], str],
+    *,
+    remote_images: bool = False,
+    thinking: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """What ``outcome`` settles into; ``streamed_html()`` renders the stream's own final HTML,
     called only when the format does not replace it.
@@ -152,7 +179,13 @@ def settled_bundle(
     status = outcome.stats.summary() if outcome.stats is not None and outcome.text else None
     error = outcome.status not in ("complete", "interrupted")
     bundle = static_bundle(
-        outcome.text, final_html, status=status, note=outcome.note, error=error, stopped=stopped
+        outcome.text,
+        final_html,
+        status=status,
+        note=outcome.note,
+        error=error,
+        stopped=stopped,
+        thinking=thinking,
     )
     bundle.update(rendering.extra)
     for mimetype in rendering.omit:

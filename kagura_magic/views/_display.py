@@ -19,6 +19,7 @@ from kagura_magic.views._protocol import LiveMode, Outcome
 
 MIN_FRAME_INTERVAL = 1 / 30
 LOADING_POLL = 0.1  # seconds between looks at whether litellm's first import has finished
+THINKING_TICK = 1.0  # seconds between updates of "Thinking… N s" when no thinking text is shown
 
 
 class DisplayView:
@@ -26,9 +27,20 @@ class DisplayView:
 
     MIN_INTERVAL = MIN_FRAME_INTERVAL
 
-    def __init__(self, label: str, mode: LiveMode = "markdown", *, remote_images: bool = False) -> None:
+    def __init__(
+        self,
+        label: str,
+        mode: LiveMode = "markdown",
+        *,
+        remote_images: bool = False,
+        show_thinking: bool = True,
+    ) -> None:
         self.label = label
         self.remote_images = remote_images
+        self.show_thinking = show_thinking
+        self.thinking: MarkdownStream | None = None  # what the model thought, once it does
+        self._thinking_since: float | None = None
+        self._thought_for: float | None = None
         self.stream: MarkdownStream | PlainTextStream = (
             PlainTextStream() if mode == "verbatim" else MarkdownStream(remote_images=remote_images)
         )
@@ -50,8 +62,33 @@ class DisplayView:
         raise NotImplementedError
 
     def _waiting_label(self) -> str:
-        """What the spinner says: the first cell of a session waits for litellm's import first."""
+        """What the spinner says: the first cell of a session waits for litellm's import first,
+        and a reasoning model says how long it has been thinking."""
+        if self._thinking_since is not None:
+            return f"Thinking… {time.monotonic() - self._thinking_since:.0f} s"
         return "Loading litellm…" if self._loading else f"Waiting for {self.label}…"
+
+    def _thought_label(self) -> str:
+        seconds = self._thought_for if self._thought_for is not None else 0.0
+        return f"Thought for {seconds:.0f} s" if seconds >= 1 else "Thought for a moment"
+
+    def think(self, piece: str, stats: StreamStats | None = None) -> None:
+        """Thinking text: shown in its own section while the model thinks (``show_thinking``)."""
+        if not piece or self._first_shown:
+            return  # reasoning after the answer began is kept by the stream, not shown
+        if self._thinking_since is None:
+            self._thinking_since = time.monotonic()
+            self._loading = False
+            self.thinking = MarkdownStream(remote_images=self.remote_images)
+            if self.show_thinking:
+                self._first_thought()
+            self._show_waiting(self._waiting_label())
+        assert self.thinking is not None
+        self.thinking.feed(piece)
+        self._dirty = self._dirty or self.show_thinking
+
+    def _first_thought(self) -> None:
+        """What changes in the view when the model starts thinking (a section for it)."""
 
     def feed(self, piece: str, stats: StreamStats | None = None) -> None:
         if not piece:
@@ -62,11 +99,15 @@ class DisplayView:
         if not self._first_shown:  # the first token is shown at once, never held for a frame
             self._first_shown = True
             self._loading = False
+            if self._thinking_since is not None:
+                self._thought_for = time.monotonic() - self._thinking_since
             self._first_token()
             self.flush(stats)
 
     def due_in(self) -> float | None:
         if not self._dirty:
+            if self._thinking_since is not None and not self._first_shown:
+                return THINKING_TICK  # the "Thinking… N s" clock
             return LOADING_POLL if self._loading else None
         return max(0.0, self._last_frame + self._frame_interval - time.monotonic())
 
@@ -76,7 +117,7 @@ class DisplayView:
             self._loading = False
             if not self._first_shown:
                 self._show_waiting(self._waiting_label())
-        if self._dirty:
+        if self._dirty or (self._thinking_since is not None and not self._first_shown):
             self._draw(stats)
 
     def _show_waiting(self, label: str) -> None:  # pragma: no cover - each view draws its spinner
@@ -87,10 +128,21 @@ class DisplayView:
 
     def settle(self, outcome: Outcome) -> None:
         """Replace the live view in place with the static output, then free the live one."""
-        self.bundle = settled_bundle(outcome, self.stream.finish, remote_images=self.remote_images)
+        thought = self._thought_html() if self.show_thinking else None
+        self.bundle = settled_bundle(
+            outcome, self.stream.finish, remote_images=self.remote_images, thinking=thought
+        )
         if self._handle is not None:
             self._handle.update(self.bundle, raw=True, metadata={"kagura_magic": outcome.metadata()})
         self._release()
+
+    def _thought_html(self) -> tuple[str, str] | None:
+        """(summary, HTML) of what the model thought, for the settled output."""
+        if self.thinking is None or not self.thinking.text.strip():
+            return None
+        if self._thought_for is None and self._thinking_since is not None:
+            self._thought_for = time.monotonic() - self._thinking_since
+        return self._thought_label(), self.thinking.finish()
 
     def _first_token(self) -> None:
         """What changes in the view the moment the first token arrives."""

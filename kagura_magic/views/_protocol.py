@@ -72,6 +72,10 @@ class View(Protocol):
 
     def feed(self, piece: str, stats: StreamStats | None = None) -> None: ...
 
+    def think(self, piece: str, stats: StreamStats | None = None) -> None:
+        """Thinking text, before the answer: shown apart from it, or only counted."""
+        ...
+
     def due_in(self) -> float | None:
         """Seconds until a pending frame is due; ``None`` when nothing waits to be shown."""
         ...

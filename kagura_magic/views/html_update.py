@@ -7,10 +7,17 @@ view; frames are therefore rarer (about 4 a second). Chosen with
 
 from __future__ import annotations
 
+import html
 import time
 
 from kagura_magic.llm import StreamStats
-from kagura_magic.views._bundle import CONTAINER_CLASSES, SPINNER_CSS, base_stylesheet, spinner_html
+from kagura_magic.views._bundle import (
+    CONTAINER_CLASSES,
+    SPINNER_CSS,
+    THINKING_CLASS,
+    base_stylesheet,
+    spinner_html,
+)
 from kagura_magic.views._display import DisplayView
 
 
@@ -18,6 +25,20 @@ class HtmlUpdateView(DisplayView):
     """A live view that redraws its one output in place (see the module docstring)."""
 
     MIN_INTERVAL = 0.25
+
+    def _thinking_html(self) -> str:
+        """The thinking section: open with the clock while the model thinks, closed after."""
+        if self.thinking is None:
+            return ""
+        answering = self._first_shown
+        label = self._thought_label() if answering else self._waiting_label()
+        if not self.show_thinking:
+            return "" if answering else spinner_html(label)
+        state = "" if answering else " open"
+        return (
+            f'<details class="{THINKING_CLASS}"{state}><summary>{html.escape(label)}</summary>'
+            f'<div class="kagura-thinking-body">{self.thinking.snapshot()}</div></details>'
+        )
 
     def start(self) -> None:
         self._show_waiting(self._waiting_label())
@@ -34,7 +55,7 @@ class HtmlUpdateView(DisplayView):
     def _draw(self, stats: StreamStats | None) -> None:
         if self._handle is None:
             return
-        answer = f'<div class="{CONTAINER_CLASSES}">{self.stream.snapshot()}</div>'
+        answer = f'<div class="{CONTAINER_CLASSES}">{self._thinking_html()}{self.stream.snapshot()}</div>'
         body = f"<style>{base_stylesheet()}</style>{answer}"
         self._handle.update({"text/html": body, "text/plain": self.stream.text}, raw=True)
         self._dirty = False

@@ -31,7 +31,14 @@ import time
 from typing import Any
 
 from kagura_magic.llm import StreamStats
-from kagura_magic.views._bundle import CONTAINER_CLASSES, base_stylesheet, spinner_html, status_html
+from kagura_magic.markdown import MarkdownStream, PlainTextStream
+from kagura_magic.views._bundle import (
+    CONTAINER_CLASSES,
+    THINKING_CLASS,
+    base_stylesheet,
+    spinner_html,
+    status_html,
+)
 from kagura_magic.views._display import MIN_FRAME_INTERVAL, DisplayView
 from kagura_magic.views._protocol import LiveMode
 
@@ -68,6 +75,10 @@ LIVE_CSS = """
 .jp-OutputArea-output .kagura-md .widget-htmlmath-content img { max-width: 100%; height: auto; }
 .jp-OutputArea-output .kagura-md.widget-vbox > :last-child .kagura-status { margin-bottom: 0.5em; }
 .kagura-md .widget-html-content, .kagura-md .widget-html { line-height: 1.6; height: auto; }
+/* The thinking section (a stock Accordion): small and muted, like the settled <details>. */
+.kagura-md .kagura-thinking { margin: 0.2em 0 0.6em; }
+.kagura-md .kagura-thinking .widget-htmlmath-content { color: var(--jp-content-font-color2, #666);
+  font-size: 0.9em; }
 """
 """Rules for the live widget tree only: a settled answer is one <div> and does not carry them."""
 
@@ -91,14 +102,64 @@ def stylesheet() -> str:
     return base_stylesheet() + LIVE_CSS
 
 
+class BlockTree:
+    """One stream's widgets (the answer's, or the thinking's): finished blocks frozen once, the tail re-sent.
+
+    See the module docstring for why a freeze is one ``children`` update and
+    why groups nest.
+    """
+
+    def __init__(self, make_block: Any, make_box: Any) -> None:
+        self._make_block, self._make_box = make_block, make_box
+        self.tail = make_block("")
+        self.root = make_box([self.tail])
+        self._group = self.root
+        self._frozen_in_group: list[Any] = []
+        self._spare_tail: Any = None  # the tail a freeze detached, reused by the next freeze
+        self._sent = 0  # characters of committed_html already frozen
+
+    def draw(self, stream: MarkdownStream | PlainTextStream) -> None:
+        committed = stream.committed_html
+        tail_html = block_html(stream.tail_html())
+        if len(committed) > self._sent:
+            self._freeze(committed[self._sent :], tail_html)
+            self._sent = len(committed)
+        elif tail_html != self.tail.value:
+            self.tail.value = tail_html
+
+    def _freeze(self, frozen_html: str, tail_html: str) -> None:
+        """Turn the tail into "frozen block + new tail" with one ``children`` update."""
+        frozen, old_tail = self._make_block(block_html(frozen_html)), self.tail
+        if self._spare_tail is None:
+            new_tail = self._make_block(tail_html)
+        else:  # detached, so this update shows nowhere until the children update below
+            new_tail, self._spare_tail = self._spare_tail, None
+            new_tail.value = tail_html
+        if len(self._frozen_in_group) < GROUP_SIZE:
+            self._frozen_in_group.append(frozen)
+            self._group.children = (*self._frozen_in_group, new_tail)
+        else:
+            inner = self._make_box([frozen, new_tail])
+            self._group.children = (*self._frozen_in_group, inner)
+            self._group, self._frozen_in_group = inner, [frozen]
+        self.tail, self._spare_tail = new_tail, old_tail
+
+
 class NotebookView(DisplayView):
     """A live, coalescing widget view (see the module docstring for its tree)."""
 
-    def __init__(self, label: str, mode: LiveMode = "markdown", *, remote_images: bool = False) -> None:
+    def __init__(
+        self,
+        label: str,
+        mode: LiveMode = "markdown",
+        *,
+        remote_images: bool = False,
+        show_thinking: bool = True,
+    ) -> None:
         import ipywidgets as widgets
         from ipywidgets.widgets.widget_string import HTMLMathStyle, HTMLStyle
 
-        super().__init__(label, mode, remote_images=remote_images)
+        super().__init__(label, mode, remote_images=remote_images, show_thinking=show_thinking)
         self._widgets = widgets
         # One layout and one style model for every widget of the answer: a widget
         # made without them opens its own, and closing a widget leaves those open.
@@ -109,16 +170,14 @@ class NotebookView(DisplayView):
         self._style = widgets.HTML(f"<style>{stylesheet()}</style>", **shared)
         self._status = widgets.HTML(spinner_html(self._waiting_label()), **shared)
         self._created: list[Any] = []  # every widget made for this answer, closed when it settles
-        self._tail = self._block("")
-        self._group = self._box([self._tail])
-        self._frozen_in_group: list[Any] = []
-        self._spare_tail: Any = None  # the tail a freeze detached, reused by the next freeze
+        self._answer = BlockTree(self._block, self._box)
+        self._thoughts: BlockTree | None = None  # made when the model starts thinking
+        self._thinking_section: Any = None
         self._root = widgets.VBox(
-            [self._style, self._group, self._status],
+            [self._style, self._answer.root, self._status],
             layout=self._shared_layout,
             _dom_classes=CONTAINER_CLASSES.split(),
         )
-        self._sent_committed = 0  # characters of committed_html already frozen
         self._last_status = 0.0
         self.frames = 0
 
@@ -154,18 +213,35 @@ class NotebookView(DisplayView):
 
     def _first_token(self) -> None:
         self._status.value = ""  # the first token replaces the spinner
+        if self._thinking_section is not None:  # it closes into "Thought for 12 s"; a click opens it
+            if self._thoughts is not None and self.thinking is not None:
+                self._thoughts.draw(self.thinking)  # the last of it, before it closes
+            self._thinking_section.set_title(0, self._thought_label())
+            self._thinking_section.selected_index = None
+
+    def _first_thought(self) -> None:
+        """The model started thinking: an open section above the answer shows it as it grows."""
+        self._thoughts = BlockTree(self._block, self._box)
+        section = self._widgets.Accordion(
+            children=[self._thoughts.root], selected_index=0, layout=self._shared_layout
+        )
+        section.add_class(THINKING_CLASS)
+        section.set_title(0, "Thinking…")
+        self._created.append(section)
+        self._thinking_section = section
+        self._root.children = (self._style, section, self._answer.root, self._status)
 
     def _draw(self, stats: StreamStats | None) -> None:
         """Send what changed: newly finished blocks once, and the open tail."""
         started = time.monotonic()
-        committed = self.stream.committed_html
-        tail_html = block_html(self.stream.tail_html())
-        if len(committed) > self._sent_committed:
-            self._freeze(committed[self._sent_committed :], tail_html)
-            self._sent_committed = len(committed)
-        elif tail_html != self._tail.value:
-            self._tail.value = tail_html
-        if stats is not None and started - self._last_status >= STATUS_INTERVAL:
+        if self._thoughts is not None and self.thinking is not None and not self._first_shown:
+            self._thoughts.draw(self.thinking)
+        self._answer.draw(self.stream)
+        if not self._first_shown and self.thinking is not None:
+            if started - self._last_status >= STATUS_INTERVAL:
+                self._last_status = started
+                self._show_waiting(self._waiting_label())
+        elif stats is not None and started - self._last_status >= STATUS_INTERVAL:
             self._last_status = started
             self._status.value = status_html(f"{self.label} · streaming · {self._pieces_seen} tokens")
         self._dirty = False
@@ -174,23 +250,6 @@ class NotebookView(DisplayView):
         # Adapt: if rendering and sending took a while, slow down rather than
         # let frames queue up behind each other.
         self._frame_interval = max(MIN_FRAME_INTERVAL, 3 * (self._last_frame - started))
-
-    def _freeze(self, frozen_html: str, tail_html: str) -> None:
-        """Turn the tail into "frozen block + new tail" with one ``children`` update."""
-        frozen, old_tail = self._block(block_html(frozen_html)), self._tail
-        if self._spare_tail is None:
-            new_tail = self._block(tail_html)
-        else:  # detached, so this update shows nowhere until the children update below
-            new_tail, self._spare_tail = self._spare_tail, None
-            new_tail.value = tail_html
-        if len(self._frozen_in_group) < GROUP_SIZE:
-            self._frozen_in_group.append(frozen)
-            self._group.children = (*self._frozen_in_group, new_tail)
-        else:
-            inner = self._box([frozen, new_tail])
-            self._group.children = (*self._frozen_in_group, inner)
-            self._group, self._frozen_in_group = inner, [frozen]
-        self._tail, self._spare_tail = new_tail, old_tail
 
     def _release(self) -> None:
         for widget in (*self._created, self._status, self._style, self._root):

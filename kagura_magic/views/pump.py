@@ -34,7 +34,7 @@ from types import FrameType
 from typing import Any
 
 from kagura_magic.errors import AgentError
-from kagura_magic.llm import AsyncTextStream, io_loop
+from kagura_magic.llm import AsyncTextStream, TextEvent, ThinkingEvent, io_loop
 from kagura_magic.views._protocol import View
 from kagura_magic.views._sigint import Handler, sigint_handler
 
@@ -72,8 +72,8 @@ class _Reader:
 
     async def _read(self) -> None:
         try:
-            async for piece in self.stream:
-                self.pieces.put(piece)
+            async for event in self.stream.events():  # text, and thinking for views that show it
+                self.pieces.put(event)
         except asyncio.CancelledError:
             pass  # stop() asked for it: the stream closed its response while unwinding
         except BaseException as exc:  # handed to the calling thread, which reports it
@@ -127,7 +127,6 @@ def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> 
                 if interrupted.is_set():
                     raise KeyboardInterrupt
                 break
-            assert isinstance(item, str)
             _show(view, item, stream.stats)
     except KeyboardInterrupt:
         reader.stop()
@@ -142,8 +141,14 @@ def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> 
     return Ending(stream.text, error=reader.error)
 
 
-def _show(view: View, piece: str, stats: Any) -> None:
-    view.feed(piece, stats)
+def _show(view: View, item: object, stats: Any) -> None:
+    """Hand one piece of text, or one stream event, to the view; send a frame if one is due."""
+    if isinstance(item, str | TextEvent):
+        view.feed(item if isinstance(item, str) else item.text, stats)
+    elif isinstance(item, ThinkingEvent):
+        view.think(item.text, stats)
+    else:
+        return  # a tool call: the answer's outcome says what became of it
     if view.due_in() == 0:
         view.flush(stats)
 
@@ -157,8 +162,8 @@ def _drain(reader: _Reader, view: View, stream: AsyncTextStream) -> None:
             return
         if item is _END:
             return
-        assert isinstance(item, str)
-        view.feed(item, stream.stats)
+        if isinstance(item, TextEvent):
+            view.feed(item.text, stream.stats)
 
 
 async def apump(pieces: AsyncIterator[str], view: View) -> Ending:

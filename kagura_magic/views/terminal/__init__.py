@@ -100,6 +100,9 @@ class HeldView:
     def start(self) -> None:
         self._inner.start()
 
+    def think(self, piece: str, stats: StreamStats | None = None) -> None:
+        """The terminal shows no thinking text: the spinner turns until the answer begins."""
+
     def feed(self, piece: str, stats: StreamStats | None = None) -> None:
         self._pieces.append(piece)
 

@@ -234,6 +234,9 @@ class LiveMarkdownView:
         if self._spinner is not None:
             self._spinner.start()
 
+    def think(self, piece: str, stats: Any = None) -> None:
+        """The terminal shows no thinking text: the spinner turns until the answer begins."""
+
     def feed(self, piece: str, stats: Any = None) -> None:
         if not piece:
             return

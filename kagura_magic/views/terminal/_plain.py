@@ -153,6 +153,9 @@ class PlainStreamView:
     def start(self) -> None:
         self._text.start()
 
+    def think(self, piece: str, stats: StreamStats | None = None) -> None:
+        """The terminal shows no thinking text: the spinner turns until the answer begins."""
+
     def feed(self, piece: str, stats: StreamStats | None = None) -> None:
         self._pieces.append(piece)
         self._text.feed(piece)
