@@ -23,6 +23,9 @@ class Exchange:
     prompt: str
     answer: str
     model: str
+    # The model thought first. Its thinking is never sent back: it costs tokens, and
+    # providers reject or ignore it in an assistant message; the history says so.
+    thought: bool = False
 
     def messages(self) -> list[Message]:
         return [{"role": "user", "content": self.prompt}, {"role": "assistant", "content": self.answer}]
@@ -96,7 +99,7 @@ class Conversation:
         ]
         for number, (exchange, cost, kept) in enumerate(planned, 1):
             prompt = exchange.prompt.strip().splitlines()[0][:60] if exchange.prompt.strip() else ""
-            trimmed = "" if kept else "  [trimmed]"
+            trimmed = ("" if kept else "  [trimmed]") + ("  [thinking left out]" if exchange.thought else "")
             cell = exchange.key if not exchange.key.startswith("prompt:") else "(no cell id)"
             lines.append(
                 f"  {number}. {cell[:12]:<12} {exchange.model:<16} {cost:>6,} tokens  {prompt!r}{trimmed}"

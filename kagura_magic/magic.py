@@ -286,7 +286,13 @@ class AgentMagics(Magics):
             self.shell.user_ns[request.out] = outcome.value
         if request.chat is not None:
             self.chats.setdefault(request.chat, Conversation()).record(
-                Exchange(key, request.prompt, outcome.text, model)
+                Exchange(
+                    key,
+                    request.prompt,
+                    outcome.text,
+                    model,
+                    thought=outcome.stats is not None and outcome.stats.thinking_started is not None,
+                )
             )
 
     # -- subcommands ---------------------------------------------------------------------

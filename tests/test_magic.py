@@ -514,3 +514,19 @@ def test_show_thinking_off_keeps_only_the_clock(kernel: Kernel) -> None:
     assert "Thinking…" in sent and "5 + 5 = 10" not in sent
     final = run.final_display()["data"]
     assert 'class="kagura-thinking"' not in final["text/html"] and "two full working" in final["text/html"]
+
+
+def test_thinking_is_never_sent_back_as_history(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    kernel.execute("import os; os.environ['OPENAI_API_KEY'] = 'sk-kernel-test-1'\n%agent reset")
+    try:
+        kernel.execute("%%agent -m demo/thinker --param tokens_per_second=0\nweekdays?", cell_id="cell-t")
+        shown = kernel.execute("%agent history").stdout
+        assert "[thinking left out]" in shown, shown
+        kernel.execute(
+            agent_cell(f"-m openai/ok --api-base {openai_server.api_base}", "And?"), cell_id="cell-u"
+        )
+        sent = openai_server.requests[-1]["messages"]
+        assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+        assert sent[1]["content"].startswith("**10 weekdays.**") and "5 + 5" not in sent[1]["content"]
+    finally:
+        kernel.execute("%agent reset\ndel os.environ['OPENAI_API_KEY']")
