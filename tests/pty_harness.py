@@ -24,7 +24,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyte
@@ -52,6 +52,8 @@ class PtyRun:
     picture: Picture
     stdin: bytes = b""
     timings: list[float] = field(default_factory=list)
+    interrupted_at: float | None = None  # time.monotonic() when Ctrl-C was typed
+    ended_at: float | None = None  # time.monotonic() when the child was seen to close the terminal
 
 
 def _cell(char: pyte.screens.Char) -> Cell:
@@ -153,6 +155,7 @@ def run_on_pty(
     resize_after: int | None = None,
     resize_to: tuple[int, int] | None = None,
     interrupt_after: int | None = None,
+    interrupt_when: Callable[[bytes], bool] | None = None,
     timeout: float = 60.0,
 ) -> PtyRun:
     """Run ``argv`` with stdout and stderr on a pty of ``columns``×``lines``.
@@ -160,7 +163,11 @@ def run_on_pty(
     ``stdin`` is piped when given (else the pty is stdin). ``resize_after``
     bytes of output, the window becomes ``resize_to``; ``interrupt_after``
     bytes, Ctrl-C is typed (the line discipline sends SIGINT to the
-    foreground process group, as in a real terminal).
+    foreground process group, as in a real terminal). ``interrupt_when`` is
+    asked, with the output so far, every time output arrives and at least
+    every 50 ms; the first time it says yes, Ctrl-C is typed. When Ctrl-C was
+    typed and when the child closed the terminal are recorded
+    (``time.monotonic()``), for tests that time what follows a Ctrl-C.
     """
     master, slave = os.openpty()
     _set_size(slave, columns, lines)
@@ -183,6 +190,8 @@ def run_on_pty(
     terminal = Terminal(columns, lines)
     output = bytearray()
     deadline = time.monotonic() + timeout
+    interrupted_at: float | None = None
+    ended_at: float | None = None
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.05)
@@ -192,6 +201,7 @@ def run_on_pty(
                 except OSError:
                     data = b""
                 if not data:
+                    ended_at = time.monotonic()
                     break
                 output += data
                 terminal.feed(data)
@@ -199,12 +209,18 @@ def run_on_pty(
                 rest = _read_available(master, 0.05)
                 output += rest
                 terminal.feed(rest)
+                ended_at = time.monotonic()
                 break
             if resize_after is not None and len(output) >= resize_after and resize_to:
                 resize_after = None
                 _resize(process, master, terminal, output, resize_to)
             if interrupt_after is not None and len(output) >= interrupt_after:
                 interrupt_after = None
+                interrupted_at = time.monotonic()
+                os.write(master, b"\x03")
+            if interrupt_when is not None and interrupt_when(bytes(output)):
+                interrupt_when = None
+                interrupted_at = time.monotonic()
                 os.write(master, b"\x03")
         else:
             process.kill()
@@ -213,7 +229,9 @@ def run_on_pty(
         returncode = process.wait(timeout=10)
     finally:
         os.close(master)
-    return PtyRun(bytes(output), returncode, terminal.picture())
+    return PtyRun(
+        bytes(output), returncode, terminal.picture(), interrupted_at=interrupted_at, ended_at=ended_at
+    )
 
 
 def _resize(
