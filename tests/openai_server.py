@@ -46,6 +46,8 @@ and every client disconnect is recorded, so tests can assert what was sent
 and that cancelling a stream really closed the connection. ``disconnect_times``
 holds the ``time.monotonic()`` of each disconnect, the clock every process on
 the machine shares: a test can time a child process's close from its Ctrl-C.
+``connections_opened`` counts the TCP connections accepted (kept-alive ones
+serve several requests).
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.disconnects = 0
         self.disconnected = threading.Event()
         self.disconnect_times: list[float] = []  # time.monotonic() of each disconnect
+        self.connections_opened = 0  # TCP connections accepted: fewer than requests when kept alive
         self.flaky_failures = 1
         self.chunk_delay = 0.0
         self.slow_delay = 0.05
@@ -188,6 +191,8 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Without it, Nagle's algorithm holds small SSE writes ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.lock:
+            self.server.connections_opened += 1
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -8,18 +8,22 @@ sent its headers but no token yet (``silent``), and mid-answer (``trickle``).
 The bound here is generous (these machines are shared); the 100 ms one, over
 50 trials each, is in ``tests/stress/test_cli_interrupt.py``.
 
-Why a Ctrl-C used to wait: the I/O loop that must run the cancel was busy
-importing litellm and loading its tokenizer (``kagura_magic/llm/_stream.py``).
-The last test checks that cause directly, so it fails every time it comes back,
-not only when the timing is unlucky.
+Why a Ctrl-C used to wait (``kagura_magic/llm/_stream.py``, ``_loop.py``):
+the I/O loop that must run the cancel was loading litellm's tokenizer, a
+full cycle collection over what litellm's import built held the GIL (not
+even the signal handler ran), and the close waited for the loop's current
+step. The last three tests check each cause directly, so they fail every
+time one comes back, not only when the timing is unlucky.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -182,3 +186,50 @@ def test_a_full_collection_does_not_walk_what_litellm_built(probed: dict[str, An
     signal handler could run, so a Ctrl-C waited with the connection open.
     """
     assert probed["walked"] < probed["frozen"], probed
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_ctrl_c_cuts_the_connection_while_the_io_loop_is_busy(openai_server: OpenAIServer) -> None:
+    """The close does not wait for the loop: Ctrl-C shuts the socket down from the main thread.
+
+    litellm's first request does pure-Python work on the loop right after the
+    headers; here the loop is kept busy for 2 s instead, and the provider must
+    still see the client leave well before that.
+    """
+    from kagura_magic import llm
+    from tests.openai_server import local_config
+
+    openai_server.stall_seconds = 30.0
+    busy, interrupted, earlier = 2.0, [], len(openai_server.disconnect_times)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def block_the_loop_then_interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while not openai_server.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # litellm has the headers and waits for the first chunk
+        llm.io_loop().call_soon_threadsafe(time.sleep, busy)
+        time.sleep(0.1)
+        interrupted.append(time.monotonic())
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=block_the_loop_then_interrupt, daemon=True).start()
+    stream = llm.call_llm_stream("anything", local_config(openai_server, "silent"))
+    with pytest.raises(KeyboardInterrupt):
+        next(iter(stream))
+    assert openai_server.disconnected.wait(busy), "the connection stayed open while the loop was busy"
+    delay = openai_server.disconnect_times[earlier] - interrupted[0]
+    assert delay < busy / 2, f"the server saw the close {delay:.2f} s after Ctrl-C"
+
+
+def test_a_finished_streams_connection_is_kept_alive_not_cut(openai_server: OpenAIServer) -> None:
+    """Closing a stream that ended cuts nothing: its connection may already serve the next request."""
+    from kagura_magic import llm
+    from tests.openai_server import local_config
+
+    before = openai_server.connections_opened
+    for _ in range(3):
+        with llm.call_llm_stream("hello again", local_config(openai_server, "ok")) as stream:
+            assert "".join(stream) == "hello again"
+    assert openai_server.connections_opened - before <= 1, "each request needed a new connection"

@@ -10,6 +10,23 @@ Sync callers block on a thread primitive, which SIGINT interrupts; the
 to stop a read that waits on a silent provider (a thread blocked in a sync
 read notices only at the next chunk or the read timeout).
 
+Cutting a connection without the loop. Cancelling runs on the loop, after
+whatever step it is in: litellm's first request in a process does tens of
+milliseconds of pure-Python work there once the response headers are in
+(pydantic models built on first use), more on a busy machine, and a Ctrl-C
+in that window waited for it with the connection open (issue 20: a few in 50
+CLI trials took 100-170 ms on a loaded machine). So the loop notes every
+connection it opens while a request marks itself as the opener
+(``Connections.opener``), and ``Connections.cut()`` shuts those sockets down
+from the calling thread, at once; the provider sees the client leave, and
+the read, woken by the closed socket or by the cancel that follows, unwinds
+as before. A request that has ended ``release()``s its connections: kept
+alive, they may serve the next request, which closing the finished stream
+must not cut. A kept-alive connection that a later request reuses was opened
+by an earlier one and is not cut this way; by then litellm is warm and the
+cancel itself is quick. The first two costs (litellm's import, its tokenizer)
+and a GIL-holding collection are kept off the loop by ``_stream``.
+
 Exit. A process that streamed an answer used to hang at exit about one run
 in five: litellm's post-call logging, left running as tasks on this loop,
 imports lazily (``litellm.proxy.spend_tracking.savings``), and a daemon
@@ -27,10 +44,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import queue
+import socket
+import sys
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
@@ -43,12 +63,83 @@ _thread: threading.Thread | None = None
 _lock = threading.Lock()
 
 
+class Connections:
+    """The connections one request opened, to cut from any thread without waiting for the loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._transports: list[asyncio.BaseTransport] = []
+        self._cut = False
+
+    @contextlib.contextmanager
+    def opener(self) -> Iterator[None]:
+        """Connections the I/O loop opens for the code in this block (and its tasks) are this request's."""
+        token = _opener.set(self)
+        try:
+            yield
+        finally:
+            _opener.reset(token)
+
+    def cut(self) -> None:
+        """Shut down every connection opened so far, and any opened from now on (a retry's)."""
+        with self._lock:
+            self._cut = True
+            transports, self._transports = self._transports, []
+        for transport in transports:
+            _shut_down(transport)
+
+    def release(self) -> None:
+        """The request is over: what it opened may serve the next one (kept alive), so is not cut."""
+        with self._lock:
+            self._transports = []
+
+    def _opened(self, transport: asyncio.BaseTransport) -> None:
+        with self._lock:
+            if not self._cut:
+                self._transports = [t for t in self._transports if not t.is_closing()]
+                self._transports.append(transport)
+                return
+        _shut_down(transport)
+
+
+def _shut_down(transport: asyncio.BaseTransport) -> None:
+    """``shutdown()`` the transport's socket: the peer sees it closed now; the loop closes the rest.
+
+    Only ``shutdown``, never ``close``: the descriptor stays the loop's, so it
+    cannot be reused under the loop's feet.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is None or transport.is_closing():
+        return
+    with contextlib.suppress(OSError):  # closed meanwhile, or never connected
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_opener: contextvars.ContextVar[Connections | None] = contextvars.ContextVar("kagura_opener", default=None)
+
+if sys.platform == "win32":
+    _BaseLoop = asyncio.ProactorEventLoop
+else:
+    _BaseLoop = asyncio.SelectorEventLoop
+
+
+class _IOLoop(_BaseLoop):
+    """The default event loop, noting each connection for the request that opened it."""
+
+    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        transport, protocol = await super().create_connection(*args, **kwargs)
+        opener = _opener.get()
+        if opener is not None:
+            opener._opened(transport)
+        return transport, protocol
+
+
 def io_loop() -> asyncio.AbstractEventLoop:
     """The loop streams and requests are read on (see the module docstring)."""
     global _loop, _thread
     with _lock:
         if _loop is None:
-            loop = asyncio.new_event_loop()
+            loop = _IOLoop()
             _thread = threading.Thread(target=loop.run_forever, name="kagura-io", daemon=True)
             _thread.start()
             _loop = loop
@@ -103,8 +194,9 @@ class BlockingReader(Generic[T]):
     owner that is dropped can still ``cancel()`` it from a finalizer.
     """
 
-    def __init__(self, items: AsyncGenerator[T, None]) -> None:
+    def __init__(self, items: AsyncGenerator[T, None], on_stop: Callable[[], None] | None = None) -> None:
         self._loop = io_loop()
+        self._on_stop = on_stop
         self._items: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._want = asyncio.Event()  # bound to the loop on first wait, set only from it
         self._done = threading.Event()
@@ -160,7 +252,9 @@ class BlockingReader(Generic[T]):
         self._done.wait(STOP_GRACE)
 
     def cancel(self) -> None:
-        """Cancel the read without waiting; safe from any thread and from a finalizer."""
+        """Cancel the read without waiting (``on_stop`` first); safe from any thread and from a finalizer."""
+        if self._on_stop is not None:
+            self._on_stop()
         self._task.cancel()
 
 

@@ -30,11 +30,14 @@ alone still left 38 of 50:
 ``_prepare`` does the first two on a worker thread before the request is
 sent (the same work in the same order, so the first token comes no later),
 then ``gc.freeze()``s what the import built: it lives as long as the process,
-and collections stop walking it (about 10 ms each after). A Ctrl-C now
-closes the connection in 20 ms (at most 47 ms in 100 trials;
-``tests/stress/test_cli_interrupt.py`` holds it under 100 ms), and the CLI
-exits about 0.15 s after its answer or Ctrl-C instead of 1.6-2 s: the
-interpreter's final collections walked the same objects. Freezing happens
+and collections stop walking it (about 10 ms each after). What litellm
+still does on the loop after the headers (tens of milliseconds) a Ctrl-C
+no longer waits for: ``interrupt()`` cuts the connection from the calling
+thread (``_loop.Connections``). A Ctrl-C now closes the connection within a
+few milliseconds (``tests/stress/test_cli_interrupt.py``: 100 trials, at most
+12 ms here; it holds them under 100 ms),
+and the CLI exits about 0.15 s after its answer or Ctrl-C instead of
+1.6-2 s: the interpreter's final collections walked the same objects. Freezing happens
 only in the call that imported litellm, the one moment that graph is new.
 The worker is an executor thread, which the interpreter joins at exit; a
 daemon thread would be frozen mid-import, the exit hang ``_loop`` describes.
@@ -58,7 +61,7 @@ from typing import Any
 
 from kagura_magic.config import LLMConfig
 from kagura_magic.llm import _backend as backend
-from kagura_magic.llm._loop import BlockingReader
+from kagura_magic.llm._loop import BlockingReader, Connections
 from kagura_magic.llm._request import Request
 from kagura_magic.llm._retry import with_retries
 from kagura_magic.llm._types import Message, PromptOrMessages, StreamEvent, StreamStats, ToolCallEvent
@@ -160,7 +163,8 @@ class AsyncTextStream:
 
     def __next__(self) -> str:
         if self._reader is None:
-            self._reader = BlockingReader(self._generator())
+            # The connections, not the stream: a dropped stream's finalizer still reaches them.
+            self._reader = BlockingReader(self._generator(), on_stop=self._response.connections.cut)
             # A stream dropped half-read still closes its connection.
             weakref.finalize(self, self._reader.cancel).atexit = False
         while True:  # a chunk of only thinking or a tool call has no text
@@ -174,6 +178,14 @@ class AsyncTextStream:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def interrupt(self) -> None:
+        """Cut the connection now, from any thread, even while the loop is busy (what Ctrl-C does).
+
+        The read then ends as its reader stops it, or with a connection error;
+        ``close()`` and cancelling a read still say how it ended.
+        """
+        self._response.connections.cut()
 
     def close(self) -> None:
         """Stop a ``for`` read and close the response (an ``async for`` one: ``await aclose()``)."""
@@ -192,6 +204,7 @@ class _Response:
 
     def __init__(self) -> None:
         self.wrapper: Any = None
+        self.connections = Connections()  # every attempt's, so that Ctrl-C can cut them at once
 
     async def close(self) -> None:
         wrapper, self.wrapper = self.wrapper, None
@@ -229,6 +242,7 @@ async def _read(request: Request, response: _Response) -> AsyncGenerator[str, No
             yield leftover
         request.finish(response.wrapper)
     finally:
+        response.connections.release()  # a finished answer's connection may be kept alive for the next
         await response.close()
         request.stop_clock()
 
@@ -252,7 +266,8 @@ def _prepare(request: Request) -> dict[str, Any]:
 async def _open(request: Request, response: _Response, kwargs: dict[str, Any]) -> str | None:
     """Send the request and read up to the first thing to show: text, thinking or a tool call
     (None: it ended without any). Retries stop there: what was shown is not sent again."""
-    response.wrapper = await backend.acompletion(**kwargs)
+    with response.connections.opener():  # the connection is opened in here: Ctrl-C can cut it
+        response.wrapper = await backend.acompletion(**kwargs)
     async for chunk in response.wrapper:
         piece = request.take(chunk)
         if piece or request.has_events:

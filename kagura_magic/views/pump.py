@@ -14,8 +14,10 @@ from the calling thread. That split gives three things a single loop cannot:
   read timeout, leaving the request running (and billed) meanwhile.
 
 On Ctrl-C / kernel interrupt the calling thread gets ``KeyboardInterrupt``
-(it is the main thread, blocked in an interruptible ``Queue.get``) and
-cancels the read task, which closes the HTTP response as it unwinds.
+(it is the main thread, blocked in an interruptible ``Queue.get``), shuts the
+stream's connection down itself (``AsyncTextStream.interrupt``: the provider
+sees it at once, even while the loop is busy) and cancels the read task,
+which closes the HTTP response as it unwinds.
 
 One loop serves every stream (``llm.io_loop``): litellm caches its async
 HTTP clients per event loop, so a loop per call would leave clients tied to
@@ -85,7 +87,12 @@ class _Reader:
             self.done.set()
 
     def stop(self) -> None:
-        """Cancel the read wherever it waits; safe from any thread."""
+        """Cut the connection and cancel the read wherever it waits; safe from any thread.
+
+        The cut comes first and does not wait for the I/O loop, which may be
+        in the middle of a step (``kagura_magic/llm/_loop.py``).
+        """
+        self.stream.interrupt()
         self._task.cancel()
 
 
