@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the raw Markdown as it arrives, even on a terminal (control characters shown as ^[)",
     )
+    parser.add_argument(
+        "--show-thinking",
+        action="store_true",
+        help="keep a reasoning model's thinking in the scrollback (else shown live, then folded into "
+        "one line); when stdout is not a terminal, write it to stderr (never to stdout)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line after the answer")
     return parser
 
@@ -109,7 +115,9 @@ def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     except AgentError as error:
         _say(f"kagura: {error}")
         return EXIT_USAGE
-    return stream_answer(prompt, config, model, quiet=args.quiet, plain=args.plain)
+    return stream_answer(
+        prompt, config, model, quiet=args.quiet, plain=args.plain, show_thinking=args.show_thinking
+    )
 
 
 def stream_answer(
@@ -119,6 +127,7 @@ def stream_answer(
     quiet: bool = False,
     plain: bool = False,
     output_format: str = "markdown",
+    show_thinking: bool = False,
 ) -> int:
     """Stream into the terminal view; say how it ended on stderr; return the exit status."""
     from kagura_magic import answer
@@ -126,7 +135,7 @@ def stream_answer(
     from kagura_magic.views.terminal import make_view
 
     mode = "verbatim" if plain else LIVE_MODES[output_format]
-    view = make_view(model, mode=mode, quiet=quiet)
+    view = make_view(model, mode=mode, quiet=quiet, thinking="keep" if show_thinking else "live")
     from kagura_magic.llm import call_llm_stream  # the spinner turns while litellm is imported
 
     try:

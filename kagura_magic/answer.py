@@ -7,10 +7,12 @@ rules live here and nowhere else:
   stays, and the message says so (or that nothing had arrived yet);
 * **failed** (an ``AgentError``, before or during the stream): what arrived
   stays, the message is the error's one or two lines;
-* **empty** (the provider ended normally with no text): the message says why,
-  from the finish reason (a tool call, the token limit, a content filter);
+* **empty** (the provider ended normally with no text and no tool call): the
+  message says why, from the finish reason (the token limit, a content filter);
 * **invalid** (complete, but not in the ``-f`` format asked for);
-* **complete**: the format's final form (``formats.finish``) and its value.
+* **complete**: the format's final form (``formats.finish``) and its value;
+  an answer that is only tool calls is complete too, its value the empty
+  text: the calls are shown as cards (``views/_calls.py``), never run.
 
 Views only draw an ``Outcome``; callers only say its ``message`` in their own
 place (the cell's error line, the CLI's stderr).
@@ -76,6 +78,7 @@ def judge(
             error=error,
             note=message if note_in_output else None,
             output_format=output_format,
+            tool_calls=ending.tool_calls,
         )
 
     if ending.interrupted:
@@ -83,6 +86,10 @@ def judge(
     if ending.error is not None:
         message = str(ending.error) if isinstance(ending.error, AgentError) else _unexpected(ending.error)
         return ended("failed", message, ending.error)
+    if not text and ending.tool_calls:
+        return Outcome(
+            "complete", "", stats, output_format=output_format, value="", tool_calls=ending.tool_calls
+        )
     if not text:
         finish_reason = stats.finish_reason if stats is not None else None
         return ended("empty", str(no_text_error(model, finish_reason)) if stats is not None else None)
@@ -98,6 +105,7 @@ def judge(
         output_format=output_format,
         value=finished.value,
         next_cell=finished.next_cell,
+        tool_calls=ending.tool_calls,
     )
 
 

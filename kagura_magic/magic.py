@@ -284,7 +284,7 @@ class AgentMagics(Magics):
             self.shell.set_next_input(outcome.next_cell, replace=False)
         if request.out and self.shell is not None:
             self.shell.user_ns[request.out] = outcome.value
-        if request.chat is not None:
+        if request.chat is not None and outcome.text:  # a tool call alone is nothing to go on from
             self.chats.setdefault(request.chat, Conversation()).record(
                 Exchange(
                     key,

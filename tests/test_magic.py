@@ -530,3 +530,33 @@ def test_thinking_is_never_sent_back_as_history(kernel: Kernel, openai_server: O
         assert sent[1]["content"].startswith("**10 weekdays.**") and "5 + 5" not in sent[1]["content"]
     finally:
         kernel.execute("%agent reset\ndel os.environ['OPENAI_API_KEY']")
+
+
+def test_a_tool_call_answer_is_shown_as_a_card_not_an_error(
+    kernel: Kernel, openai_server: OpenAIServer
+) -> None:
+    """A model that answers with a call (tools given through --param): a card live and settled, no error."""
+    kernel.execute("import os; os.environ['OPENAI_API_KEY'] = 'sk-kernel-test-1'")
+    run = kernel.execute(
+        agent_cell(
+            f"-m openai/tool-call --api-base {openai_server.api_base} --no-history -o called", "weather?"
+        )
+    )
+    assert run.status == "ok", run.error
+    cards = [value for _, value, _ in value_updates(run) if "kagura-tool-call" in value]
+    assert cards and "get_weather" in cards[-1], "the card is shown live, before the answer settles"
+    final = run.final_display()
+    assert final is not None
+    data = final["data"]
+    assert (
+        '<div class="kagura-tool-call">' in data["text/html"]
+        and "<code>get_weather</code>" in data["text/html"]
+    )
+    assert "Paris" in data["text/html"] and "does not run tools" in data["text/html"]
+    assert data["text/plain"] == 'Tool call: get_weather({"city": "Paris"})'
+    assert (
+        "**Tool call** `get_weather`" in data["text/markdown"] and '"city": "Paris"' in data["text/markdown"]
+    )
+    assert final["metadata"]["kagura_magic"]["tool_calls"] == ["get_weather"]
+    assert "tool call, not text" not in run.stderr
+    assert kernel.execute("print(repr(called))").stdout.strip() == "''", "-o stores the answer text"

@@ -112,7 +112,8 @@ def test_cli_on_a_terminal_shows_the_reference_picture(pty_runs: dict) -> None:
     assert answer == expected.lines
     assert _first_difference(run.picture.rows, expected.rows) is None  # colours too
     assert status.startswith("demo/echo · first token") and "tok/s" in status and "tokens" in status
-    assert b"Thinking" in run.output and "Thinking" not in "\n".join(run.picture.lines)  # spinner gone
+    # the spinner said what it waited for, and is gone
+    assert b"Waiting for demo/echo" in run.output and "Waiting" not in "\n".join(run.picture.lines)
     assert b"\x1b[2m" + status.encode() in run.output  # the status line is dim
     final = len(("\n".join(reference_rows(ANSWER, 80, system="256")) + "\n").encode())
     assert len(run.output) <= 8 * final

@@ -48,4 +48,5 @@ def make_view(
         return NotebookView(label, live_mode, remote_images=remote_images, show_thinking=show_thinking)
     from kagura_magic.views import terminal
 
-    return terminal.make_view(label, mode=mode, quiet=quiet)
+    # A terminal shows thinking live, then folds it into one line ("hide": only its clock).
+    return terminal.make_view(label, mode=mode, quiet=quiet, thinking="live" if show_thinking else "hide")

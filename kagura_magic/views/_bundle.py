@@ -9,10 +9,12 @@ answer uses, since it is saved once per answer.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from kagura_magic.llm import ToolCallEvent
 from kagura_magic.markdown import STYLESHEET, inert_markdown, stylesheet_for
+from kagura_magic.views._calls import CALL_CSS, calls_html, calls_markdown, calls_text
 from kagura_magic.views._protocol import Outcome
 
 SPINNER = """<span class="kagura-spinner" role="status" aria-label="waiting for the first token">
@@ -86,7 +88,7 @@ STOPPED_CSS = """
 
 def base_stylesheet() -> str:
     """What any live HTML answer may need: Markdown, code colours, spinner, status line."""
-    return STYLESHEET + SPINNER_CSS + VIEW_CSS + THINKING_CSS
+    return STYLESHEET + SPINNER_CSS + VIEW_CSS + THINKING_CSS + CALL_CSS
 
 
 def settled_stylesheet(rendered: str) -> str:
@@ -115,13 +117,15 @@ def static_bundle(
     error: bool = False,
     stopped: bool = False,
     thinking: tuple[str, str] | None = None,
+    calls: Sequence[ToolCallEvent] = (),
 ) -> dict[str, Any]:
     """The settled output: readable as Markdown, HTML or plain text, in any viewer.
 
     ``stopped`` marks an interrupted answer, so the error line after it reads as a stop.
     ``thinking`` (summary, HTML) is what a reasoning model thought: a closed
     ``<details>`` above the answer in the HTML only, since the saved Markdown
-    escapes tags and the text is the answer alone.
+    escapes tags and the text is the answer alone. ``calls`` are the tool
+    calls the model asked for: cards below the answer, in every mimetype.
     """
     classes = f"{CONTAINER_CLASSES} {STOPPED_CLASS}" if stopped else CONTAINER_CLASSES
     thought = ""
@@ -131,19 +135,26 @@ def static_bundle(
             f'<details class="{THINKING_CLASS}"><summary>{html.escape(summary)}</summary>'
             f'<div class="kagura-thinking-body">{body}</div></details>'
         )
+    cards = calls_html(calls)
     parts = [
-        f"<style>{settled_stylesheet(thought + rendered)}{THINKING_CSS if thought else ''}"
-        f"{STOPPED_CSS if stopped else ''}</style>",
-        f'<div class="{classes}">{thought}{rendered}</div>',
+        f"<style>{settled_stylesheet(thought + rendered + cards)}{THINKING_CSS if thought else ''}"
+        f"{CALL_CSS if cards else ''}{STOPPED_CSS if stopped else ''}</style>",
+        f'<div class="{classes}">{thought}{rendered}{cards}</div>',
     ]
     if note:
         parts.append(_note_html(note, error))
     if status:
         parts.append(status_html(status))
-    plain = source if not note else f"{source}\n\n[{note}]" if source else f"[{note}]"
-    markdown = source if not note else f"{source}\n\n> {note}" if source else f"> {note}"
+    plain = _joined(source, calls_text(calls))
+    markdown = _joined(source, calls_markdown(calls))
+    if note:
+        plain, markdown = _joined(plain, f"[{note}]"), _joined(markdown, f"> {note}")
     # inert_markdown: a frontend that renders the saved Markdown itself must not run its raw HTML.
     return {"text/markdown": inert_markdown(markdown), "text/html": "\n".join(parts), "text/plain": plain}
+
+
+def _joined(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part)
 
 
 def settled_bundle(
@@ -161,7 +172,7 @@ def settled_bundle(
     """
     rendering = outcome.rendering
     stopped = outcome.status == "interrupted"
-    if not outcome.text and not outcome.note:
+    if not outcome.text and not outcome.note and not outcome.tool_calls and thinking is None:
         if stopped:  # nothing to keep, but the stop line below must still read as a stop
             return {
                 "text/html": f'<style>{STOPPED_CSS}</style><div class="{STOPPED_CLASS}"></div>',
@@ -176,7 +187,8 @@ def settled_bundle(
         final_html = render(rendering.markdown, remote_images=remote_images)
     else:
         final_html = streamed_html()
-    status = outcome.stats.summary() if outcome.stats is not None and outcome.text else None
+    shown = outcome.text or outcome.tool_calls
+    status = outcome.stats.summary() if outcome.stats is not None and shown else None
     error = outcome.status not in ("complete", "interrupted")
     bundle = static_bundle(
         outcome.text,
@@ -186,6 +198,7 @@ def settled_bundle(
         error=error,
         stopped=stopped,
         thinking=thinking,
+        calls=outcome.tool_calls,
     )
     bundle.update(rendering.extra)
     for mimetype in rendering.omit:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kagura_magic.llm import StreamStats, litellm_ready
+from kagura_magic.llm import StreamStats, ToolCallEvent, litellm_ready
 from kagura_magic.markdown import MarkdownStream, PlainTextStream
 from kagura_magic.views._bundle import settled_bundle
-from kagura_magic.views._protocol import LiveMode, Outcome
+from kagura_magic.views._calls import calls_html
+from kagura_magic.views._protocol import LiveMode, Outcome, thought_label
 
 MIN_FRAME_INTERVAL = 1 / 30
 LOADING_POLL = 0.1  # seconds between looks at whether litellm's first import has finished
@@ -41,6 +42,7 @@ class DisplayView:
         self.thinking: MarkdownStream | None = None  # what the model thought, once it does
         self._thinking_since: float | None = None
         self._thought_for: float | None = None
+        self.calls: dict[int, ToolCallEvent] = {}  # tool calls by index, as they grow
         self.stream: MarkdownStream | PlainTextStream = (
             PlainTextStream() if mode == "verbatim" else MarkdownStream(remote_images=remote_images)
         )
@@ -64,18 +66,23 @@ class DisplayView:
     def _waiting_label(self) -> str:
         """What the spinner says: the first cell of a session waits for litellm's import first,
         and a reasoning model says how long it has been thinking."""
+        if self.calls:
+            last = self.calls[max(self.calls)]
+            return f"Writing a call to {last.name or 'a tool'}…"
         if self._thinking_since is not None:
             return f"Thinking… {time.monotonic() - self._thinking_since:.0f} s"
         return "Loading litellm…" if self._loading else f"Waiting for {self.label}…"
 
     def _thought_label(self) -> str:
-        seconds = self._thought_for if self._thought_for is not None else 0.0
-        return f"Thought for {seconds:.0f} s" if seconds >= 1 else "Thought for a moment"
+        return thought_label(self._thought_for)
+
+    def _calls_html(self) -> str:
+        return calls_html([self.calls[index] for index in sorted(self.calls)])
 
     def think(self, piece: str, stats: StreamStats | None = None) -> None:
         """Thinking text: shown in its own section while the model thinks (``show_thinking``)."""
-        if not piece or self._first_shown:
-            return  # reasoning after the answer began is kept by the stream, not shown
+        if not piece or self._first_shown or self._thought_for is not None:
+            return  # reasoning after the answer (or a call) began is kept by the stream, not shown
         if self._thinking_since is None:
             self._thinking_since = time.monotonic()
             self._loading = False
@@ -99,14 +106,32 @@ class DisplayView:
         if not self._first_shown:  # the first token is shown at once, never held for a frame
             self._first_shown = True
             self._loading = False
-            if self._thinking_since is not None:
-                self._thought_for = time.monotonic() - self._thinking_since
+            self._stop_thinking()
             self._first_token()
             self.flush(stats)
 
+    def call(self, call: ToolCallEvent, stats: StreamStats | None = None) -> None:
+        """A tool call as it grows: a card below the answer (the status line names it meanwhile)."""
+        first = not self.calls
+        self.calls[call.index] = call
+        self._dirty = True
+        self._loading = False
+        if first:
+            self._stop_thinking()
+            self._first_call()
+            if not self._first_shown:
+                self._show_waiting(self._waiting_label())
+
+    def _stop_thinking(self) -> None:
+        """The model has stopped thinking (it answers, or calls a tool): the section closes, once."""
+        if self._thinking_since is None or self._thought_for is not None:
+            return
+        self._thought_for = time.monotonic() - self._thinking_since
+        self._thinking_done()
+
     def due_in(self) -> float | None:
         if not self._dirty:
-            if self._thinking_since is not None and not self._first_shown:
+            if self._thinking_now():
                 return THINKING_TICK  # the "Thinking… N s" clock
             return LOADING_POLL if self._loading else None
         return max(0.0, self._last_frame + self._frame_interval - time.monotonic())
@@ -117,8 +142,12 @@ class DisplayView:
             self._loading = False
             if not self._first_shown:
                 self._show_waiting(self._waiting_label())
-        if self._dirty or (self._thinking_since is not None and not self._first_shown):
+        if self._dirty or self._thinking_now():
             self._draw(stats)
+
+    def _thinking_now(self) -> bool:
+        """The model thinks and has not yet answered or called: its clock ticks."""
+        return self._thinking_since is not None and self._thought_for is None and not self._first_shown
 
     def _show_waiting(self, label: str) -> None:  # pragma: no cover - each view draws its spinner
         raise NotImplementedError
@@ -146,6 +175,12 @@ class DisplayView:
 
     def _first_token(self) -> None:
         """What changes in the view the moment the first token arrives."""
+
+    def _thinking_done(self) -> None:
+        """What changes in the view when the model stops thinking (its section closes)."""
+
+    def _first_call(self) -> None:
+        """What changes in the view when the first tool call arrives (a place for the cards)."""
 
     def _release(self) -> None:
         """Free what the live view held once the answer has settled."""

@@ -2,8 +2,9 @@
 
 A view (the notebook's widgets, ``update_display_data`` frames, the terminal)
 is driven from one thread: ``start`` shows that an answer is coming, ``feed``
-takes text, ``due_in``/``flush`` let the caller send coalesced frames on
-time, and ``settle`` ends it with an ``Outcome``. Views never decide what an
+takes text, ``think`` what a reasoning model thinks before it, ``call`` a
+tool call as it grows, ``due_in``/``flush`` let the caller send coalesced
+frames on time, and ``settle`` ends it with an ``Outcome``. Views never decide what an
 ending means or how to word it: ``answer.py`` does, once, for all of them.
 """
 
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from kagura_magic.formats import LiveMode, Rendering
-from kagura_magic.llm import StreamStats
+from kagura_magic.llm import StreamStats, ToolCallEvent
 
-__all__ = ["LiveMode", "Outcome", "Rendering", "Status", "View"]
+__all__ = ["LiveMode", "Outcome", "Rendering", "Status", "View", "thought_label"]
 
 Status = Literal["complete", "interrupted", "failed", "empty", "invalid"]
 
@@ -40,6 +41,7 @@ class Outcome:
     output_format: str | None = None
     value: Any = None  # what ``-o`` stores: the text, the parsed JSON, the code
     next_cell: str | None = None  # -f code: what to offer as the next cell
+    tool_calls: tuple[ToolCallEvent, ...] = ()  # what the model asked to run (shown, never run)
 
     @property
     def ok(self) -> bool:
@@ -57,6 +59,8 @@ class Outcome:
         facts["status"] = status
         if self.output_format is not None:
             facts["format"] = self.output_format
+        if self.tool_calls:
+            facts["tool_calls"] = [call.name for call in self.tool_calls]
         return facts
 
 
@@ -76,6 +80,10 @@ class View(Protocol):
         """Thinking text, before the answer: shown apart from it, or only counted."""
         ...
 
+    def call(self, call: ToolCallEvent, stats: StreamStats | None = None) -> None:
+        """A tool call as it stands (its arguments so far): shown as a card, never run."""
+        ...
+
     def due_in(self) -> float | None:
         """Seconds until a pending frame is due; ``None`` when nothing waits to be shown."""
         ...
@@ -85,3 +93,10 @@ class View(Protocol):
     def settle(self, outcome: Outcome) -> None:
         """Replace the live view with its final form (or leave what was shown, and stop)."""
         ...
+
+
+def thought_label(seconds: float | None) -> str:
+    """What a closed thinking section says, in every view: "Thought for 12 s"."""
+    if seconds is None or seconds < 1:
+        return "Thought for a moment"
+    return f"Thought for {seconds:.0f} s"

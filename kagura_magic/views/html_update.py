@@ -30,7 +30,7 @@ class HtmlUpdateView(DisplayView):
         """The thinking section: open with the clock while the model thinks, closed after."""
         if self.thinking is None:
             return ""
-        answering = self._first_shown
+        answering = not self._thinking_now()  # it answers, or calls a tool
         label = self._thought_label() if answering else self._waiting_label()
         if not self.show_thinking:
             return "" if answering else spinner_html(label)
@@ -55,7 +55,8 @@ class HtmlUpdateView(DisplayView):
     def _draw(self, stats: StreamStats | None) -> None:
         if self._handle is None:
             return
-        answer = f'<div class="{CONTAINER_CLASSES}">{self._thinking_html()}{self.stream.snapshot()}</div>'
+        parts = (self._thinking_html(), self.stream.snapshot(), self._calls_html())
+        answer = f'<div class="{CONTAINER_CLASSES}">{"".join(parts)}</div>'
         body = f"<style>{base_stylesheet()}</style>{answer}"
         self._handle.update({"text/html": body, "text/plain": self.stream.text}, raw=True)
         self._dirty = False

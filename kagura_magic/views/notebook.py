@@ -4,9 +4,12 @@ While text arrives, the answer is an ipywidgets tree::
 
     VBox(.kagura-md)
       HTML        <style> once
+      Accordion   what a reasoning model thinks (only when it does): its own
+                  group of blocks, open while it thinks, then closed
       VBox        group: frozen HTMLMath widgets (finished blocks, each sent
         ...       once and never touched again), then the open tail -- or,
                   once the group holds GROUP_SIZE blocks, a nested group
+      HTML        tool-call cards (only when the model calls a tool)
       HTML        spinner, then the status line
 
 A finished block goes to the frontend exactly once, so bytes over the wire
@@ -173,6 +176,7 @@ class NotebookView(DisplayView):
         self._answer = BlockTree(self._block, self._box)
         self._thoughts: BlockTree | None = None  # made when the model starts thinking
         self._thinking_section: Any = None
+        self._calls: Any = None  # the tool-call cards, made when the first call arrives
         self._root = widgets.VBox(
             [self._style, self._answer.root, self._status],
             layout=self._shared_layout,
@@ -213,11 +217,19 @@ class NotebookView(DisplayView):
 
     def _first_token(self) -> None:
         self._status.value = ""  # the first token replaces the spinner
+
+    def _thinking_done(self) -> None:
         if self._thinking_section is not None:  # it closes into "Thought for 12 s"; a click opens it
             if self._thoughts is not None and self.thinking is not None:
                 self._thoughts.draw(self.thinking)  # the last of it, before it closes
             self._thinking_section.set_title(0, self._thought_label())
             self._thinking_section.selected_index = None
+
+    def _first_call(self) -> None:
+        """A place for the tool-call cards, below the answer (plain HTML: arguments are not math)."""
+        self._calls = self._widgets.HTML("", layout=self._shared_layout, style=self._shared_html_style)
+        self._created.append(self._calls)
+        self._root.children = (*self._root.children[:-1], self._calls, self._status)
 
     def _first_thought(self) -> None:
         """The model started thinking: an open section above the answer shows it as it grows."""
@@ -234,10 +246,14 @@ class NotebookView(DisplayView):
     def _draw(self, stats: StreamStats | None) -> None:
         """Send what changed: newly finished blocks once, and the open tail."""
         started = time.monotonic()
-        if self._thoughts is not None and self.thinking is not None and not self._first_shown:
+        if self._thoughts is not None and self.thinking is not None and self._thinking_now():
             self._thoughts.draw(self.thinking)
         self._answer.draw(self.stream)
-        if not self._first_shown and self.thinking is not None:
+        if self._calls is not None:
+            cards = self._calls_html()
+            if cards != self._calls.value:
+                self._calls.value = cards
+        if not self._first_shown and (self.thinking is not None or self.calls):
             if started - self._last_status >= STATUS_INTERVAL:
                 self._last_status = started
                 self._show_waiting(self._waiting_label())

@@ -36,7 +36,7 @@ from types import FrameType
 from typing import Any
 
 from kagura_magic.errors import AgentError
-from kagura_magic.llm import AsyncTextStream, TextEvent, ThinkingEvent, io_loop
+from kagura_magic.llm import AsyncTextStream, TextEvent, ThinkingEvent, ToolCallEvent, io_loop
 from kagura_magic.views._protocol import View
 from kagura_magic.views._sigint import Handler, sigint_handler
 
@@ -56,6 +56,7 @@ class Ending:
     text: str
     error: BaseException | None = None
     interrupted: bool = False
+    tool_calls: tuple[ToolCallEvent, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -140,28 +141,32 @@ def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> 
         reader.done.wait(STOP_GRACE)
         _drain(reader, view, stream)
         view.flush(stream.stats)
-        return Ending(stream.text, interrupted=True)
+        return Ending(stream.text, interrupted=True, tool_calls=tuple(stream.tool_calls))
     reader.done.wait(STOP_GRACE)
     view.flush(stream.stats)
     if reader.error is not None and not isinstance(reader.error, AgentError):
         raise reader.error  # a bug, not an answer's ending: let it show as one
-    return Ending(stream.text, error=reader.error)
+    return Ending(stream.text, error=reader.error, tool_calls=tuple(stream.tool_calls))
 
 
 def _show(view: View, item: object, stats: Any) -> None:
     """Hand one piece of text, or one stream event, to the view; send a frame if one is due."""
-    if isinstance(item, str | TextEvent):
-        view.feed(item if isinstance(item, str) else item.text, stats)
-    elif isinstance(item, ThinkingEvent):
-        view.think(item.text, stats)
-    else:
-        return  # a tool call: the answer's outcome says what became of it
+    _hand(view, item, stats)
     if view.due_in() == 0:
         view.flush(stats)
 
 
+def _hand(view: View, item: object, stats: Any) -> None:
+    if isinstance(item, str | TextEvent):
+        view.feed(item if isinstance(item, str) else item.text, stats)
+    elif isinstance(item, ThinkingEvent):
+        view.think(item.text, stats)
+    elif isinstance(item, ToolCallEvent):
+        view.call(item, stats)
+
+
 def _drain(reader: _Reader, view: View, stream: AsyncTextStream) -> None:
-    """Show pieces that arrived before the interrupt took effect: what was streamed is kept."""
+    """Show what arrived before the interrupt took effect (text, thinking, calls): it is kept."""
     while True:
         try:
             item = reader.pieces.get_nowait()
@@ -169,8 +174,7 @@ def _drain(reader: _Reader, view: View, stream: AsyncTextStream) -> None:
             return
         if item is _END:
             return
-        if isinstance(item, TextEvent):
-            view.feed(item.text, stream.stats)
+        _hand(view, item, stream.stats)
 
 
 async def apump(pieces: AsyncIterator[str], view: View) -> Ending:
@@ -205,13 +209,19 @@ async def apump(pieces: AsyncIterator[str], view: View) -> Ending:
     except (asyncio.CancelledError, KeyboardInterrupt) as exc:
         _cancel(next_piece)
         view.flush(stats)
-        return Ending(view.text, error=exc, interrupted=True)
+        return Ending(view.text, error=exc, interrupted=True, tool_calls=_calls_of(pieces))
     except Exception as exc:
         _cancel(next_piece)
         view.flush(stats)
-        return Ending(view.text, error=exc)
+        return Ending(view.text, error=exc, tool_calls=_calls_of(pieces))
     view.flush(stats)
-    return Ending(view.text)
+    return Ending(view.text, tool_calls=_calls_of(pieces))
+
+
+def _calls_of(pieces: object) -> tuple[ToolCallEvent, ...]:
+    """The tool calls of one of our streams; a caller's own iterator has none."""
+    calls = getattr(pieces, "tool_calls", None)
+    return tuple(call for call in calls or () if isinstance(call, ToolCallEvent))
 
 
 def _cancel(pending: asyncio.Future[str] | None) -> None:

@@ -15,7 +15,7 @@ import sys
 from typing import TextIO
 
 from kagura_magic.formats import fenced
-from kagura_magic.llm import StreamStats
+from kagura_magic.llm import StreamStats, ToolCallEvent
 from kagura_magic.views._protocol import LiveMode, Outcome, View
 
 from ._controls import visible_controls
@@ -23,6 +23,7 @@ from ._live import LiveMarkdownView, LiveRegion
 from ._output import write_all
 from ._plain import PlainStreamView, PlainTextView, Spinner, status_line, wants_color
 from ._render import Renderer, plain
+from ._thinking import ThinkingMode
 
 __all__ = [
     "HeldView",
@@ -33,6 +34,7 @@ __all__ = [
     "Renderer",
     "Spinner",
     "TerminalView",
+    "ThinkingMode",
     "make_view",
     "plain",
     "status_line",
@@ -62,6 +64,7 @@ def make_view(
     *,
     mode: LiveMode = "markdown",
     quiet: bool = False,
+    thinking: ThinkingMode = "live",
 ) -> View:
     """The view for ``out``: live Markdown on a terminal, raw text otherwise.
 
@@ -69,16 +72,17 @@ def make_view(
     even on a terminal: rendering them as Markdown would change them. ``data``
     (``-f json``) is held until complete, then shown as its parsed value:
     half a JSON document is not worth reading, and what a terminal has
-    printed cannot be replaced by the pretty form afterwards.
+    printed cannot be replaced by the pretty form afterwards. ``thinking``
+    is how a reasoning model's thinking is shown (``_thinking``).
     """
     out = out or sys.stdout
     view: TerminalView
     if mode == "markdown" and wants_live(out):
-        view = LiveMarkdownView(label, out=out, err=err, quiet=quiet)
+        view = LiveMarkdownView(label, out=out, err=err, quiet=quiet, thinking=thinking)
     elif mode == "data" and wants_live(out):
-        return HeldView(LiveMarkdownView(label, out=out, err=err, quiet=quiet))
+        return HeldView(LiveMarkdownView(label, out=out, err=err, quiet=quiet, thinking=thinking))
     else:
-        view = PlainStreamView(label, out=out, err=err, quiet=quiet)
+        view = PlainStreamView(label, out=out, err=err, quiet=quiet, thinking=thinking)
     return view
 
 
@@ -101,16 +105,22 @@ class HeldView:
         self._inner.start()
 
     def think(self, piece: str, stats: StreamStats | None = None) -> None:
-        """The terminal shows no thinking text: the spinner turns until the answer begins."""
+        self._inner.think(piece, stats)  # thinking is worth reading as it comes; the answer is held
+
+    def call(self, call: ToolCallEvent, stats: StreamStats | None = None) -> None:
+        self._inner.call(call, stats)
 
     def feed(self, piece: str, stats: StreamStats | None = None) -> None:
+        if piece and not self._pieces:
+            self._inner.stop_thinking()  # "Thought for N s" now, not when the held answer shows
         self._pieces.append(piece)
 
     def due_in(self) -> float | None:
-        return None
+        return self._inner.due_in() if not self._pieces else None  # the thinking's frames
 
     def flush(self, stats: StreamStats | None = None) -> None:
-        pass
+        if not self._pieces:
+            self._inner.flush(stats)
 
     def settle(self, outcome: Outcome) -> None:
         shown = outcome.rendering.markdown if outcome.ok else None

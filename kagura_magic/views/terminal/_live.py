@@ -28,6 +28,12 @@ rows are printed for good ("frozen"). Which rows are safe to freeze?
 
 A frame happens at most every ``FRAME_INTERVAL`` seconds (``due_in`` tells the
 pump when), except the first, which is drawn as soon as the first token comes.
+
+Before the answer, a reasoning model's thinking is drawn in the same region
+(``_thinking``): dim rows under a clock line, folded into "Thought for 12 s"
+(or, ``keep``, printed for good) when the answer or a tool call begins. Tool
+calls are printed as cards once the answer has ended: their arguments are
+pretty-printed only when complete.
 """
 
 from __future__ import annotations
@@ -41,17 +47,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from kagura_magic.llm import ToolCallEvent
 from kagura_magic.markdown import MarkdownStream
-from kagura_magic.views._protocol import Outcome
+from kagura_magic.views._calls import calls_markdown
+from kagura_magic.views._protocol import Outcome, thought_label
 
 from ._output import write_all
-from ._plain import Spinner, status_line, wants_color
+from ._plain import _FRAMES, Spinner, calling_label, status_line, waiting_label, wants_color
 from ._render import PARSER, ColorSystemName, Renderer, line_offsets, plain
+from ._thinking import ThinkingMode, ThinkingRows
 
 __all__ = ["FRAME_INTERVAL", "LiveMarkdownView", "LiveRegion"]
 
 FRAME_INTERVAL = 0.05
 """Seconds between redraws: 20 a second is smooth to read and cheap to write."""
+
+THINKING_ROWS = 6
+"""Rows of thinking the ``live`` mode shows under its clock: the latest, enough to follow."""
+
+SPIN_INTERVAL = 0.1
+"""Seconds between the thinking clock's spinner frames when no thinking text arrives."""
 
 SCREEN_MARGIN = 4
 """Rows of the screen the live region leaves free (the cursor's row, the status line, slack)."""
@@ -201,6 +216,7 @@ class LiveMarkdownView:
         color_system: ColorSystemName | None = "auto",
         spinner: bool = True,
         quiet: bool = False,
+        thinking: ThinkingMode = "live",
     ) -> None:
         self.label = label
         self.out = out or sys.stdout
@@ -212,7 +228,13 @@ class LiveMarkdownView:
         self._color = wants_color(self.out) if color is None else color
         self._color_system = color_system
         self._quiet = quiet  # no status line after the answer (the CLI's -q)
-        self._spinner = Spinner(f"Thinking… {label}".rstrip(), self.err) if spinner else None
+        self._spinner = Spinner(waiting_label(label), self.err) if spinner else None
+        self._thinking_mode = thinking
+        self._thoughts: ThinkingRows | None = None  # made when the model starts thinking
+        self._thinking_since: float | None = None
+        self._thought_for: float | None = None
+        self._thought_printed = 0  # characters of finished thinking printed for good (keep)
+        self.calls: dict[int, ToolCallEvent] = {}
         self._renderer: Renderer | None = None
         self._limit = 20
         self._printed = 0  # characters of committed source already printed
@@ -235,44 +257,142 @@ class LiveMarkdownView:
             self._spinner.start()
 
     def think(self, piece: str, stats: Any = None) -> None:
-        """The terminal shows no thinking text: the spinner turns until the answer begins."""
+        """Thinking before the answer: dim rows under a clock, or only the clock (``hide``)."""
+        if not piece or self.pieces or self._thought_for is not None:
+            return  # reasoning after the answer (or a call) began is kept by the stream, not shown
+        if self._thinking_since is None:
+            self._thinking_since = self._clock()
+            self._thoughts = ThinkingRows(self._color)
+            if self._spinner is not None:
+                if self._thinking_mode == "hide":
+                    self._spinner.retitle("Thinking…", time.monotonic())
+                else:  # the region draws its own clock from now on
+                    self._spinner.stop()
+        assert self._thoughts is not None
+        self._thoughts.feed(piece)
+        self._dirty = self._dirty or self._thinking_mode != "hide"
 
     def feed(self, piece: str, stats: Any = None) -> None:
         if not piece:
             return
-        if self._spinner is not None:
-            self._spinner.stop()
+        self._stop_spinner()
+        self.stop_thinking()
         self.markdown.feed(piece)
         self.pieces += 1
         self._dirty = True
 
+    def call(self, call: ToolCallEvent, stats: Any = None) -> None:
+        """A tool call as it grows: the spinner names it; its card is printed when the answer ends."""
+        first = not self.calls
+        self.calls[call.index] = call
+        self.stop_thinking()
+        if self.pieces or self._spinner is None:
+            return
+        if first and self._thinking_since is not None and self._thinking_mode != "hide":
+            self._spinner = Spinner(calling_label(call), self.err).start()  # the region's clock is gone
+        else:
+            self._spinner.retitle(calling_label(call))
+
     def due_in(self) -> float | None:
         """Seconds until the next frame is due; ``None`` when nothing waits to be shown."""
+        if self._thinking_shown():
+            interval = FRAME_INTERVAL if self._dirty else SPIN_INTERVAL
+            return max(0.0, self._last_frame + interval - self._clock())
         if not self._dirty:
             return None
         return max(0.0, self._last_frame + FRAME_INTERVAL - self._clock())
 
     def flush(self, stats: Any = None) -> None:
-        if self._dirty:
+        if self._thinking_shown():
+            self._thinking_frame()
+        elif self._dirty:
             self._frame(final=False)
 
     def settle(self, outcome: Outcome) -> None:
-        """End the answer. Complete: the final rendering of the tail, then the status line.
+        """End the answer. Complete: the final rendering of the tail, the tool calls, the status line.
 
-        Otherwise the rows on screen stay as they are; the caller says what
-        happened, in its own words, once.
+        Otherwise the rows on screen stay as they are (thinking that no
+        answer followed is printed in full: it is all that arrived); the
+        caller says what happened, in its own words, once.
         """
-        if self._spinner is not None:
-            self._spinner.stop()
+        self._stop_spinner()
+        if self._thought_for is None and self._thinking_since is not None:
+            self.stop_thinking(whole=not outcome.ok)
         if outcome.ok and self.text:
             self._frame(final=True)
-            if outcome.stats is not None and not self._quiet:
-                line = status_line(outcome.stats.summary(), wants_color(self.err) and self._color)
-                write_all(self.err, line + "\n")
-            return
-        if self.text:
+        elif self.text:
             self._frame(final=False, whole=True)  # all of the open block, not only its last rows
-        self.region.release()
+            self.region.release()
+        if outcome.tool_calls:
+            self._print_calls(outcome.tool_calls)
+        if outcome.ok and (self.text or outcome.tool_calls) and outcome.stats is not None and not self._quiet:
+            line = status_line(outcome.stats.summary(), wants_color(self.err) and self._color)
+            write_all(self.err, line + "\n")
+
+    # -- thinking and tool calls -------------------------------------------------------
+
+    def _stop_spinner(self) -> None:
+        if self._spinner is not None:
+            self._spinner.stop()
+
+    def _thinking_shown(self) -> bool:
+        """Thinking rows are on screen under a clock (and no answer or call has begun)."""
+        return self._thoughts is not None and self._thought_for is None and self._thinking_mode != "hide"
+
+    def _thinking_frame(self) -> None:
+        """The thinking's live rows (all new finished ones printed for good, ``keep``), then the clock."""
+        assert self._thoughts is not None and self._thinking_since is not None
+        self._dirty = False
+        self._last_frame = self._clock()
+        self.frames += 1
+        renderer, resized = self._renderer_for_size()
+        width, thoughts = renderer.width, self._thoughts
+        seconds = self._clock() - self._thinking_since
+        clock = status_line(f"{_FRAMES[self.frames % len(_FRAMES)]} Thinking… {seconds:.0f} s", self._color)
+        room = self._limit - 1
+        if self._thinking_mode == "keep":
+            printed = self._new_finished_thinking(width)
+            live = thoughts.open_rows(width)[-room:]
+        else:
+            printed = []
+            rows = [*thoughts.finished_rows(width), *thoughts.open_rows(width)]
+            live = rows[-min(THINKING_ROWS, room) :]
+        self.region.update(printed, [*live, clock], redraw=resized)
+
+    def _new_finished_thinking(self, width: int) -> list[str]:
+        assert self._thoughts is not None
+        finished = self._thoughts.finished_source
+        new = finished[self._thought_printed :]
+        rows = self._thoughts.rows(new, width, after_rows=self._thought_printed > 0)
+        self._thought_printed = len(finished)
+        return rows
+
+    def stop_thinking(self, whole: bool = False) -> None:
+        """The model stopped thinking: fold the rows into "Thought for N s", or print them all.
+
+        ``whole``: no answer followed (an error, a stop), so every row of
+        thinking is printed for good, whatever the mode: it is what arrived.
+        """
+        if self._thoughts is None or self._thinking_since is None or self._thought_for is not None:
+            return
+        self._thought_for = self._clock() - self._thinking_since
+        if self._thinking_mode == "hide" and not whole:
+            return
+        renderer, resized = self._renderer_for_size()
+        width, rows = renderer.width, []
+        if self._thinking_mode == "keep" or whole:  # (only ``keep`` printed some of it already)
+            rows = [*self._new_finished_thinking(width), *self._thoughts.open_rows(width)]
+        if not whole:
+            rows.append(status_line(thought_label(self._thought_for), self._color))
+        self.region.update(rows, [], redraw=resized)
+        self._has_rows = self._has_rows or bool(rows)
+
+    def _print_calls(self, calls: Sequence[ToolCallEvent]) -> None:
+        """The tool calls as cards below the answer, printed once, for good."""
+        renderer, resized = self._renderer_for_size()
+        rows = renderer.rows(calls_markdown(calls))
+        self.region.update(([""] if self._has_rows else []) + rows, [], redraw=resized)
+        self._has_rows = True
 
     # -- frames ------------------------------------------------------------------------
 

@@ -14,13 +14,18 @@ import itertools
 import os
 import sys
 import threading
-from typing import TextIO
+import time
+from typing import TYPE_CHECKING, TextIO
 
-from kagura_magic.llm import StreamStats
-from kagura_magic.views._protocol import Outcome
+from kagura_magic.llm import StreamStats, ToolCallEvent
+from kagura_magic.views._calls import calls_text
+from kagura_magic.views._protocol import Outcome, thought_label
 
 from ._controls import visible_controls
 from ._output import write_all
+
+if TYPE_CHECKING:
+    from ._thinking import ThinkingMode
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -42,6 +47,7 @@ class Spinner:
         self.label = label
         self.stream = stream or sys.stderr
         self.interval = interval
+        self._since: float | None = None  # a clock after the label ("Thinking… 7 s") from then
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -52,16 +58,26 @@ class Spinner:
             self._thread.start()
         return self
 
-    def _spin(self) -> None:
+    def retitle(self, label: str, since: float | None = None) -> None:
+        """Say something else from the next frame on, with the seconds since ``since`` after it."""
+        with self._lock:
+            self.label, self._since = label, since
+
+    def _line(self) -> str:
         label = self.label
+        if self._since is not None:
+            label = f"{label} {time.monotonic() - self._since:.0f} s"
         # A label that wraps would leave its first line behind when erased.
         with contextlib.suppress(AttributeError, ValueError, OSError):
             label = label[: max(os.get_terminal_size(self.stream.fileno()).columns - 3, 0)]
+        return label
+
+    def _spin(self) -> None:
         for frame in itertools.cycle(_FRAMES):
             with self._lock:
                 if self._stop.is_set():
                     return
-                write_all(self.stream, f"\r{frame} {label}")
+                write_all(self.stream, f"\r\x1b[2K{frame} {self._line()}")
             if self._stop.wait(self.interval):
                 return
 
@@ -76,6 +92,16 @@ class Spinner:
         self._thread.join(timeout=1)
 
 
+def waiting_label(label: str) -> str:
+    """What the spinner says before anything arrives (as the notebook's does)."""
+    return f"Waiting for {label}…" if label else "Waiting…"
+
+
+def calling_label(call: ToolCallEvent) -> str:
+    """What the spinner says while a tool call's arguments arrive."""
+    return f"Writing a call to {call.name or 'a tool'}…"
+
+
 class PlainTextView:
     """Writes the answer's Markdown to stdout as it arrives: byte for byte to a pipe or a file,
     with its control characters made visible on a terminal."""
@@ -83,7 +109,7 @@ class PlainTextView:
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None, label: str = "") -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self._spinner = Spinner(f"Thinking… {label}".rstrip(), self.err)
+        self.spinner = Spinner(waiting_label(label), self.err)
         self._ended_with_newline = True
         self._wrote = False
         self._tty = _isatty(self.out)
@@ -91,12 +117,12 @@ class PlainTextView:
 
     def start(self) -> None:
         if self.out.isatty():
-            self._spinner.start()
+            self.spinner.start()
 
     def feed(self, piece: str) -> None:
         if not piece:
             return
-        self._spinner.stop()
+        self.spinner.stop()
         self._wrote = True
         self._ended_with_newline = piece.endswith("\n")
         if self._tty:
@@ -108,7 +134,7 @@ class PlainTextView:
 
     def finish(self, status: str | None = None, note: str | None = None, error: bool = False) -> None:
         """End the answer: a final newline on stdout, then status or note on stderr."""
-        self._spinner.stop()
+        self.spinner.stop()
         held, self._held_cr = visible_controls(self._held_cr), ""
         write_all(self.out, held + ("\n" if self._wrote and not self._ended_with_newline else ""))
         lines = [self._style(line, error=error and line is note) + "\n" for line in (note, status) if line]
@@ -132,15 +158,28 @@ class PlainStreamView:
 
     Every piece is written at once: a pipe's reader wants bytes as they come,
     and there is nothing to coalesce. Errors are not printed here: the caller
-    (the magic, the CLI) ends with them, once.
+    (the magic, the CLI) ends with them, once. Thinking and tool calls never
+    reach stdout, which holds the answer's Markdown only: thinking goes to
+    stderr as it arrives with ``--show-thinking`` (``keep``), else the spinner
+    counts its seconds; tool calls are listed on stderr at the end.
     """
 
     def __init__(
-        self, label: str, out: TextIO | None = None, err: TextIO | None = None, *, quiet: bool = False
+        self,
+        label: str,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        *,
+        quiet: bool = False,
+        thinking: ThinkingMode = "live",
     ) -> None:
         self._text = PlainTextView(out=out, err=err, label=label)
         self._pieces: list[str] = []
         self._quiet = quiet
+        self._thinking = thinking
+        self._thinking_since: float | None = None
+        self._thought_for: float | None = None
+        self._thought_ends_line = True
 
     @property
     def text(self) -> str:
@@ -154,11 +193,39 @@ class PlainStreamView:
         self._text.start()
 
     def think(self, piece: str, stats: StreamStats | None = None) -> None:
-        """The terminal shows no thinking text: the spinner turns until the answer begins."""
+        if not piece or self._pieces or self._thought_for is not None:
+            return  # reasoning after the answer (or a call) began is kept by the stream, not shown
+        err = self._text.err
+        if self._thinking_since is None:
+            self._thinking_since = time.monotonic()
+            if self._thinking != "keep":
+                self._text.spinner.retitle("Thinking…", self._thinking_since)
+        if self._thinking == "keep":
+            self._text.spinner.stop()
+            write_all(err, status_line(visible_controls(piece), wants_color(err)))  # stderr: never raw
+            self._thought_ends_line = piece.endswith("\n")
 
     def feed(self, piece: str, stats: StreamStats | None = None) -> None:
+        if piece and not self._pieces:
+            self.stop_thinking()
         self._pieces.append(piece)
         self._text.feed(piece)
+
+    def call(self, call: ToolCallEvent, stats: StreamStats | None = None) -> None:
+        self.stop_thinking()
+        if not self._pieces:
+            self._text.spinner.retitle(calling_label(call))
+
+    def stop_thinking(self) -> None:
+        """The model stopped thinking: one line on stderr says for how long (where someone reads it)."""
+        if self._thinking_since is None or self._thought_for is not None:
+            return
+        self._thought_for = time.monotonic() - self._thinking_since
+        err = self._text.err
+        self._text.spinner.stop()
+        if self._thinking == "keep" or (self._thinking == "live" and _isatty(err)):
+            newline = "" if self._thought_ends_line else "\n"
+            write_all(err, newline + status_line(thought_label(self._thought_for), wants_color(err)) + "\n")
 
     def due_in(self) -> float | None:
         return None
@@ -167,5 +234,14 @@ class PlainStreamView:
         pass
 
     def settle(self, outcome: Outcome) -> None:
-        show = outcome.ok and outcome.stats is not None and self.text and not self._quiet
+        if outcome.tool_calls:
+            self.stop_thinking()
+        elif self._thinking == "keep" and not self._thought_ends_line:
+            write_all(self._text.err, "\n")  # what it thought ends its own line, before any message
+            self._thought_ends_line = True
+        shown = self.text or outcome.tool_calls
+        show = outcome.ok and outcome.stats is not None and shown and not self._quiet
+        if outcome.tool_calls:
+            self._text.spinner.stop()
+            write_all(self._text.err, visible_controls(calls_text(outcome.tool_calls)) + "\n")
         self._text.finish(status=outcome.stats.summary() if show and outcome.stats else None)
