@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -489,6 +489,28 @@ def test_a_thinking_model_shows_its_thinking_then_closes_it_above_the_answer(ker
         s.get("value", "") for s in states.values()
     )
     assert "two full working" in thought_values and "5 + 5 = 10" in thought_values
+
+    # In arrival order: thinking frames, then the section closes, then the answer's first text.
+    def first(predicate: Callable[[dict], bool]) -> int:
+        return next(index for index, message in enumerate(run.messages) if predicate(message))
+
+    def state(message: dict) -> dict:
+        return (
+            message["content"].get("data", {}).get("state", {})
+            if message["msg_type"].startswith("comm")
+            else {}
+        )
+
+    thinking_at = first(lambda m: "5 + 5 = 10" in str(state(m).get("value", "")))
+    closed_at = first(
+        lambda m: (
+            m["content"].get("comm_id") == sections[0]
+            and "selected_index" in state(m)
+            and state(m)["selected_index"] is None
+        )
+    )
+    answer_at = first(lambda m: "two full working" in str(state(m).get("value", "")))
+    assert thinking_at < closed_at <= answer_at, (thinking_at, closed_at, answer_at)
 
     final = run.final_display()["data"]
     answer = THINKER.partition("</think>")[2].lstrip()

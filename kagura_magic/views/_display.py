@@ -43,6 +43,7 @@ class DisplayView:
         self._thinking_since: float | None = None
         self._thought_for: float | None = None
         self.calls: dict[int, ToolCallEvent] = {}  # tool calls by index, as they grow
+        self._cards: str | None = None  # their HTML, made again only when one grew
         self.stream: MarkdownStream | PlainTextStream = (
             PlainTextStream() if mode == "verbatim" else MarkdownStream(remote_images=remote_images)
         )
@@ -77,7 +78,9 @@ class DisplayView:
         return thought_label(self._thought_for)
 
     def _calls_html(self) -> str:
-        return calls_html([self.calls[index] for index in sorted(self.calls)])
+        if self._cards is None:
+            self._cards = calls_html([self.calls[index] for index in sorted(self.calls)])
+        return self._cards
 
     def think(self, piece: str, stats: StreamStats | None = None) -> None:
         """Thinking text: shown in its own section while the model thinks (``show_thinking``)."""
@@ -114,6 +117,7 @@ class DisplayView:
         """A tool call as it grows: a card below the answer (the status line names it meanwhile)."""
         first = not self.calls
         self.calls[call.index] = call
+        self._cards = None
         self._dirty = True
         self._loading = False
         if first:
