@@ -149,7 +149,13 @@ def test_cli_options_are_the_declarations_plus_its_own() -> None:
     from kagura_magic.__main__ import build_parser
 
     options = _options(build_parser())
-    own = {"help": ("-h", "--help"), "plain": ("--plain",), "quiet": ("-q", "--quiet")}
+    own = {
+        "help": ("-h", "--help"),
+        "plain": ("--plain",),
+        "quiet": ("-q", "--quiet"),
+        # Not the show_thinking trait: that one hides thinking, this keeps it in the scrollback.
+        "show_thinking": ("--show-thinking",),
+    }
     assert options == {**{s.dest: s.flags for s in settings.SETTINGS if s.cli}, **own}
 
 
