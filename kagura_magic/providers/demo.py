@@ -10,13 +10,21 @@ Models:
 
 * ``demo/echo`` streams the last user message back verbatim.
 * ``demo/showcase``, ``demo/story``, ``demo/code`` stream canned answers.
-* ``demo/thinker`` thinks first, inline in ``<think>…</think>``, then answers.
+* ``demo/thinker`` thinks first, as structured reasoning (``delta.reasoning_content``, as
+  OpenAI-compatible reasoning models, DeepSeek and litellm-mapped Claude send it), then answers.
+* ``demo/thinker-inline`` sends the same thinking inline in ``<think>…</think>``, as local
+  reasoning models (Qwen3, DeepSeek-R1 through Ollama or vLLM) do.
+* ``demo/tools`` answers with a tool call only (``get_weather``), no text.
 
 Params (passed as litellm kwargs, e.g. ``--param tokens_per_second=0``):
 
 * ``tokens_per_second`` (default 50; 0 streams as fast as possible)
-* ``fail_after`` (characters): drop the "connection" after that much text,
-  to show how errors keep the partial answer.
+* ``fail_after`` (characters, thinking and call arguments counted): drop the
+  "connection" after that much, to show how errors keep the partial answer.
+
+Reasoning goes out as litellm's own ``ModelResponseStream`` chunks, since its
+``GenericStreamingChunk`` has no reasoning field; text and tool calls stay generic
+chunks, as most custom providers send them.
 """
 
 from __future__ import annotations
@@ -25,18 +33,25 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 from litellm.types.llms.custom_llm import CustomLLMItem
 from litellm.types.llms.openai import ChatCompletionUsageBlock
-from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
+from litellm.types.utils import (
+    Delta,
+    GenericStreamingChunk,
+    ModelResponse,
+    ModelResponseStream,
+    StreamingChoices,
+    Usage,
+)
 
-from kagura_magic.providers.demo_answers import ANSWERS
+from kagura_magic.providers.demo_answers import REPLIES, Reply, ToolCall
 
 PROVIDER = "demo"
 DEFAULT_TOKENS_PER_SECOND = 50.0
-DEMO_MODELS: tuple[str, ...] = ("echo", *ANSWERS)
+DEMO_MODELS: tuple[str, ...] = ("echo", *REPLIES)
 DEMO_CONTEXT_WINDOW = 128_000
 
 # About four characters a piece, as real tokenizers cut English: leading
@@ -56,14 +71,14 @@ def _message_text(message: dict[str, Any]) -> str:
     return str(content)
 
 
-def answer_for(model: str, messages: list[dict[str, Any]]) -> str:
-    """The text a demo model answers with."""
+def reply_for(model: str, messages: list[dict[str, Any]]) -> Reply:
+    """What a demo model answers with."""
     name = model.split("/", 1)[-1]
     if name == "echo":
         users = [m for m in messages if m.get("role") == "user"]
-        return _message_text(users[-1]) if users else ""
-    if name in ANSWERS:
-        return ANSWERS[name]
+        return Reply(_message_text(users[-1]) if users else "")
+    if name in REPLIES:
+        return REPLIES[name]
     known = ", ".join(f"demo/{n}" for n in DEMO_MODELS)
     raise _error(404, f"Unknown demo model {model!r}; known: {known}.")
 
@@ -86,29 +101,71 @@ def _fail_after(optional_params: dict[str, Any]) -> int | None:
     return None if value is None else int(value)
 
 
-def _usage(messages: list[dict[str, Any]], pieces: int) -> ChatCompletionUsageBlock:
+def _usage(messages: list[dict[str, Any]], reply: Reply) -> ChatCompletionUsageBlock:
     prompt = sum(len(_message_text(m)) for m in messages) // 4 + 1
-    return {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}
+    reasoning = len(split_into_tokens(reply.reasoning))
+    pieces = reasoning + len(split_into_tokens(reply.content))
+    pieces += sum(1 + len(split_into_tokens(call.arguments)) for call in reply.tool_calls)
+    usage: ChatCompletionUsageBlock = {
+        "prompt_tokens": prompt,
+        "completion_tokens": pieces,
+        "total_tokens": prompt + pieces,
+    }
+    if reasoning:  # as OpenAI reports it; litellm.Usage takes the details as they are
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
+
+
+StreamChunk: TypeAlias = GenericStreamingChunk | ModelResponseStream
 
 
 def _plan(
     model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]
-) -> tuple[list[str], float, int | None]:
-    """Pieces to send, with where to fail, shared by the sync and async streams."""
-    pieces = split_into_tokens(answer_for(model, messages))
-    return pieces, _rate(optional_params), _fail_after(optional_params)
+) -> tuple[list[tuple[StreamChunk, int]], float, int | None]:
+    """Chunks to send, each with its size in characters, and where to fail.
+
+    Made afresh for every request: litellm edits the chunk objects it is given.
+    """
+    reply = reply_for(model, messages)
+    chunks: list[tuple[StreamChunk, int]] = [
+        (_thinking_chunk(piece), len(piece)) for piece in split_into_tokens(reply.reasoning)
+    ]
+    chunks += [(_text_chunk(piece), len(piece)) for piece in split_into_tokens(reply.content)]
+    for index, call in enumerate(reply.tool_calls):
+        chunks.append((_call_chunk(index, call, ""), len(call.name)))
+        chunks += [
+            (_call_chunk(index, None, piece), len(piece)) for piece in split_into_tokens(call.arguments)
+        ]
+    chunks.append((_final_chunk(messages, reply), 0))
+    return chunks, _rate(optional_params), _fail_after(optional_params)
 
 
-def _chunk(text: str) -> GenericStreamingChunk:
+def _thinking_chunk(text: str) -> ModelResponseStream:
+    return ModelResponseStream(choices=[StreamingChoices(index=0, delta=Delta(reasoning_content=text))])
+
+
+def _text_chunk(text: str) -> GenericStreamingChunk:
     return {"text": text, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
 
 
-def _final_chunk(messages: list[dict[str, Any]], pieces: int) -> GenericStreamingChunk:
+def _call_chunk(index: int, call: ToolCall | None, arguments: str) -> GenericStreamingChunk:
+    """A piece of a tool call: the first names it, the rest carry its arguments, as OpenAI streams."""
+    chunk = _text_chunk("")
+    chunk["tool_use"] = {
+        "id": call.id if call else None,
+        "type": "function",
+        "function": {"name": call.name if call else None, "arguments": arguments},
+        "index": index,
+    }
+    return chunk
+
+
+def _final_chunk(messages: list[dict[str, Any]], reply: Reply) -> GenericStreamingChunk:
     return {
         "text": "",
         "is_finished": True,
-        "finish_reason": "stop",
-        "usage": _usage(messages, pieces),
+        "finish_reason": reply.finish_reason,
+        "usage": _usage(messages, reply),
         "index": 0,
     }
 
@@ -121,55 +178,56 @@ def _check_failure(sent_chars: int, fail_after: int | None) -> None:
 class DemoLLM(CustomLLM):
     """litellm handler for ``demo/*``: deterministic answers at a set pace."""
 
-    def streaming(
+    def streaming(  # type: ignore[override]  # reasoning needs litellm's own chunk type
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
-    ) -> Iterator[GenericStreamingChunk]:
-        pieces, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
+    ) -> Iterator[StreamChunk]:
+        chunks, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
         start, sent = time.monotonic(), 0
-        for index, piece in enumerate(pieces):
-            if rate:
+        for index, (chunk, size) in enumerate(chunks):
+            if rate and size:
                 # Sleep to a schedule, not a fixed gap, so the rate holds even
                 # when the consumer is slow for a moment.
                 delay = start + index / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            _check_failure(sent, fail_after)
-            sent += len(piece)
-            yield _chunk(piece)
-        yield _final_chunk(messages, len(pieces))
+            if size:
+                _check_failure(sent, fail_after)
+            sent += size
+            yield chunk
 
     # litellm declares astreaming a coroutine that returns an iterator, yet iterates what the
     # call returns (``completion_stream=response``): an async generator, as its docs show.
     async def astreaming(  # type: ignore[override]
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
-    ) -> AsyncIterator[GenericStreamingChunk]:
-        pieces, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
+    ) -> AsyncIterator[StreamChunk]:
+        chunks, rate, fail_after = _plan(model, messages, kwargs.get("optional_params") or {})
         start, sent = time.monotonic(), 0
-        for index, piece in enumerate(pieces):
-            if rate:
+        for index, (chunk, size) in enumerate(chunks):
+            if rate and size:
                 delay = start + index / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            _check_failure(sent, fail_after)
-            sent += len(piece)
-            yield _chunk(piece)
-        yield _final_chunk(messages, len(pieces))
+            if size:
+                _check_failure(sent, fail_after)
+            sent += size
+            yield chunk
 
     def completion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> ModelResponse:
-        text = answer_for(model, messages)
-        usage = _usage(messages, len(split_into_tokens(text)))
+        reply = reply_for(model, messages)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
+        if reply.reasoning:
+            message["reasoning_content"] = reply.reasoning
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in reply.tool_calls
+            ]
         return ModelResponse(
             model=model,
-            choices=[
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": text},
-                }
-            ],
-            usage=Usage(**usage),
+            choices=[{"index": 0, "finish_reason": reply.finish_reason, "message": message}],
+            usage=Usage(**_usage(messages, reply)),
         )
 
     async def acompletion(

@@ -2,10 +2,14 @@
 
 They are written like real model answers (a short intro, headings, a table,
 code, math, links) so that the demo, the notebooks and the benchmarks exercise
-what real answers contain, not a toy.
+what real answers contain, not a toy. A reply can also think first (as
+structured reasoning, or inline in ``<think>`` tags) or be a tool call.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 SHOWCASE = r"""Here is a quick tour of what a streamed answer can look like.
 
@@ -195,9 +199,51 @@ weeks (3–7 and 10–14 March); the weekend in between is left out.
 In pandas: `len(pd.bdate_range("2025-03-03", "2025-03-14"))` gives the same 10.
 """
 
-ANSWERS: dict[str, str] = {
-    "showcase": SHOWCASE,
-    "story": STORY,
-    "code": CODE,
-    "thinker": THINKER,
+# The same thinking and answer as structured reasoning (``delta.reasoning_content``), as
+# OpenAI-compatible reasoning models, DeepSeek's API and litellm-mapped Claude send it.
+_thinking, _, _answer = THINKER.removeprefix("<think>").partition("</think>")
+THINKER_REASONING = _thinking.strip()
+THINKER_ANSWER = _answer.lstrip()
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asks for; ``arguments`` is the JSON text, as the API sends it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a demo model sends: thinking (``reasoning_content``), content, tool calls, in that order."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_calls else "stop"
+
+
+# A call-only answer, with no text: what a model given tools most often sends.
+GET_WEATHER = ToolCall(
+    id="call_demo_get_weather",
+    name="get_weather",
+    arguments=json.dumps({"city": "Paris", "unit": "celsius"}),
+)
+
+REPLIES: dict[str, Reply] = {
+    "showcase": Reply(SHOWCASE),
+    "story": Reply(STORY),
+    "code": Reply(CODE),
+    "thinker": Reply(THINKER_ANSWER, reasoning=THINKER_REASONING),
+    "thinker-inline": Reply(THINKER),
+    "tools": Reply(tool_calls=(GET_WEATHER,)),
 }
+"""The canned replies by model name (``demo/<name>``); ``demo/echo`` is not canned."""
+
+ANSWERS: dict[str, str] = {name: reply.content for name, reply in REPLIES.items()}
+"""Each canned model's content alone ("" for a tool call; ``<think>`` tags included inline)."""
