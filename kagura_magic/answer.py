@@ -111,6 +111,8 @@ def judge(
 
 def interrupted_message(model: str, text: str, stats: StreamStats | None = None) -> str:
     """What an interrupt did: nothing had arrived, or how much had and that it is kept."""
+    if not text and stats is not None and stats.thinking_started is not None:
+        return f"Interrupted while {model} was still thinking, before any answer text arrived."
     if not text:
         return f"Interrupted before any answer arrived from {model}."
     tokens = stats.completion_tokens if stats is not None else None

@@ -41,6 +41,21 @@ Faults of real providers and proxies, for the error messages and retry rules:
 ``bad-bytes``           a few chunks, then one whose text holds bytes that are not UTF-8 (``\\xff\\xfe``)
 ``echo-key-401``        a 401 whose message echoes the key and the path (query included) the client sent
 
+Reasoning models and tool calls:
+
+``reasoning``           thinking deltas (``reasoning_content``), then the answer, then usage
+``reasoning-drop``      thinking deltas, then the socket is cut before any answer text
+``reasoning-trickle``   thinking deltas ``slow_delay`` apart, watching the socket (for a cancel
+                        while the model thinks), then a short answer
+``think-inline``        reasoning inline in ``<think>`` tags, the tags cut across chunks
+``think-cut-N``         ``THINK_INLINE`` in two chunks, cut after its N-th character
+``tool-call``           a tool call whose arguments arrive in pieces, no text
+
+A POST to a path ending in ``/messages`` is spoken as Anthropic's Messages API
+(``anthropic/MODEL`` with ``--api-base``): ``thinking`` streams a thinking block
+(thinking deltas, then a signature), then a text block, as Claude with extended
+thinking does; any other model streams the prompt back as one text block.
+
 Every request (its body, and its ``Authorization`` header in ``authorizations``)
 and every client disconnect is recorded, so tests can assert what was sent
 and that cancelling a stream really closed the connection. ``disconnect_times``
@@ -93,6 +108,9 @@ _HTML_PAGES = {
     "html-404": (404, _APACHE_404),
 }
 
+
+THINK_INLINE = "<think>I should greet.</think>\n\nHello there."
+"""What ``think-cut-N`` streams: a local reasoning model's answer with its thinking inline."""
 
 TEST_KEY = "sk-test-SECRET-value-0123456789"
 """The API key tests send; errors and logs must never show it."""
@@ -203,7 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(body, self.headers.get("Authorization"))
         scenario = str(body.get("model", "ok"))
         try:
-            self._serve(scenario, body)
+            if self.path.rstrip("/").endswith("/messages"):
+                self._serve_anthropic(scenario, body)
+            else:
+                self._serve(scenario, body)
         except (BrokenPipeError, ConnectionResetError):
             self.server.note_disconnect()
             self.close_connection = True
@@ -279,6 +300,24 @@ class _Handler(BaseHTTPRequestHandler):
         elif scenario == "reasoning":  # a reasoning model: thinking deltas, then the answer, then usage
             thoughts = [{"reasoning_content": piece} for piece in ("Two plus ", "two is ", "four.")]
             self._stream_events([*thoughts, {"content": "The answer "}, {"content": "is 4."}], "stop")
+        elif scenario == "reasoning-drop":  # the connection is lost while the model still thinks
+            self._start_stream()
+            for piece in ("Let me think ", "about this ", "carefully."):
+                self._send_event(_chunk({"model": scenario}, {"reasoning_content": piece}))
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif scenario == "reasoning-trickle":  # thinks slowly; a client that leaves is noted at once
+            self._start_stream()
+            for index in range(400):
+                self._send_event(_chunk({"model": scenario}, {"reasoning_content": f"step {index}, "}))
+                if self._wait_for_disconnect(self.server.slow_delay):
+                    self.close_connection = True
+                    return
+            self._stream_events([{"content": "Done."}], "stop")
+        elif scenario.startswith("think-cut-"):
+            cut = int(scenario.removeprefix("think-cut-"))
+            pieces = [THINK_INLINE[:cut], THINK_INLINE[cut:]]
+            self._stream_events([{"content": piece} for piece in pieces if piece], "stop")
         elif scenario == "think-inline":  # a local server that sends reasoning inline, tags cut by chunks
             pieces = ["<th", "ink>I should ", "greet.</thi", "nk>\n\nHello", " there."]
             self._stream_events([{"content": piece} for piece in pieces], "stop")
@@ -375,6 +414,40 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _serve_anthropic(self, scenario: str, body: dict[str, Any]) -> None:
+        """Anthropic's Messages API stream: typed events, a thinking block before the text."""
+        blocks: list[tuple[str, list[str]]] = []
+        if scenario == "thinking":
+            blocks.append(("thinking", ["The user wants ", "a greeting; ", "keep it short."]))
+            blocks.append(("text", ["Hello", " from", " Claude."]))
+        else:
+            blocks.append(("text", _PIECE.findall(_last_user_text(body))))
+        self._start_stream()
+        usage = {"input_tokens": 12, "output_tokens": 1}
+        message = {"id": "msg_local", "type": "message", "role": "assistant", "content": [],
+                   "model": scenario, "stop_reason": None, "stop_sequence": None, "usage": usage}  # fmt: skip
+        self._send_anthropic("message_start", {"message": message})
+        for index, (kind, pieces) in enumerate(blocks):
+            empty = {"type": "thinking", "thinking": "", "signature": ""} if kind == "thinking" else {}
+            block = empty or {"type": "text", "text": ""}
+            self._send_anthropic("content_block_start", {"index": index, "content_block": block})
+            for piece in pieces:
+                delta = {"type": f"{kind}_delta", kind: piece}
+                self._send_anthropic("content_block_delta", {"index": index, "delta": delta})
+            if kind == "thinking":
+                signature = {"type": "signature_delta", "signature": "c2lnbmVkLWxvY2FsbHk="}
+                self._send_anthropic("content_block_delta", {"index": index, "delta": signature})
+            self._send_anthropic("content_block_stop", {"index": index})
+        end = {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 30}}
+        self._send_anthropic("message_delta", end)
+        self._send_anthropic("message_stop", {})
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send_anthropic(self, event: str, payload: dict[str, Any]) -> None:
+        data = json.dumps({"type": event, **payload})
+        self._send_raw(f"event: {event}\ndata: {data}\n\n".encode())
 
     def _stream_events(self, deltas: list[dict[str, Any]], finish_reason: str) -> None:
         body = {"model": "fault"}

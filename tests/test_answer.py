@@ -110,6 +110,10 @@ def test_interrupt_messages_say_whether_anything_arrived() -> None:
     assert "1,200 characters" in message and "kept" in message
     stats = StreamStats(model="m", completion_tokens=310)
     assert "~310 tokens" in answer.interrupted_message("m", "x" * 1200, stats)
+    thinking = StreamStats(model="m", thinking_started=1.0)
+    assert answer.interrupted_message("m", "", thinking) == (
+        "Interrupted while m was still thinking, before any answer text arrived."
+    )
 
 
 def test_code_format_offers_the_code_as_the_next_cell() -> None:

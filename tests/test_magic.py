@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -582,3 +583,43 @@ def test_a_tool_call_answer_is_shown_as_a_card_not_an_error(
     assert final["metadata"]["kagura_magic"]["tool_calls"] == ["get_weather"]
     assert "tool call, not text" not in run.stderr
     assert kernel.execute("print(repr(called))").stdout.strip() == "''", "-o stores the answer text"
+
+
+def test_a_drop_while_the_model_thinks_says_so_and_keeps_the_thinking(kernel: Kernel) -> None:
+    run = kernel.execute(
+        "%%agent -m demo/thinker --param tokens_per_second=0 --param fail_after=120 --no-history\nweekdays?"
+    )
+    assert run.status == "error"
+    shown = "\n".join(run.error["traceback"])
+    assert "no answer text arrived" in shown and "Traceback" not in shown, shown
+    final = run.final_display()
+    assert final is not None
+    html = final["data"]["text/html"]
+    assert '<details class="kagura-thinking">' in html and "weekdays" in html, "the thinking so far is kept"
+    assert final["metadata"]["kagura_magic"]["status"] == "error"
+
+
+def test_interrupt_while_the_model_thinks_closes_the_connection_within_a_second(
+    kernel: Kernel, openai_server: OpenAIServer
+) -> None:
+    openai_server.slow_delay = 0.1
+    kernel.execute("import os; os.environ['OPENAI_API_KEY'] = 'sk-kernel-test-1'")
+    interrupted_at: list[float] = []
+
+    def on_message(message: dict) -> None:
+        if not interrupted_at and "step 3, " in json.dumps(message["content"]):
+            interrupted_at.append(time.monotonic())
+            kernel.interrupt()
+
+    cell = agent_cell(f"-m openai/reasoning-trickle --api-base {openai_server.api_base} --no-history", "go")
+    run = kernel.execute(cell, on_message=on_message, timeout=60)
+    assert interrupted_at, "the thinking was shown live"
+    assert openai_server.disconnected.wait(3)
+    closed = openai_server.disconnect_times[-1] - interrupted_at[0]
+    assert closed < 1.0, f"the server saw the close {closed:.2f} s after the interrupt"
+    assert run.status == "error"
+    assert "was still thinking" in run.error["traceback"][0], run.error["traceback"]
+    final = run.final_display()
+    assert final is not None and "step 3, " in final["data"]["text/html"], "the thinking is kept"
+    assert kernel.execute("2 + 2").status == "ok"
+    kernel.execute("del os.environ['OPENAI_API_KEY']")

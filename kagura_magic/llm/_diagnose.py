@@ -68,6 +68,7 @@ def classify(
     timeout: float | None = None,
     secrets: Sequence[str] = (),
     partial_text: str = "",
+    partial_thinking: str = "",
 ) -> AgentError:
     """One short, actionable error for ``exc``; it keeps ``partial_text`` and never shows ``secrets``.
 
@@ -76,9 +77,19 @@ def classify(
     if isinstance(exc, AgentError):
         return exc
     kind, message, hint = _diagnose(exc, model, api_base, timeout, secrets)
-    if partial_text and kind is not ContextWindowError:
-        message += f" ({len(partial_text)} characters were received.)"
+    if kind is not ContextWindowError:
+        message += received(partial_text, partial_thinking)
     return kind(message, hint, partial_text=partial_text, model=model)
+
+
+def received(text: str, thinking: str) -> str:
+    """How much had come when a read failed: a drop while the model thought is told apart,
+    since the user sees thinking on screen and would else wonder where the answer went."""
+    if text:
+        return f" ({len(text)} characters were received.)"
+    if thinking:
+        return f" (It was still thinking: {len(thinking)} characters of thinking, no answer text arrived.)"
+    return ""
 
 
 def _diagnose(
@@ -132,7 +143,7 @@ def ended_without_finish(exc: BaseException) -> bool:
     return any(_EOF_WITHOUT_FINISH in str(error) for error in _exception_chain(exc))
 
 
-def unfinished_error(model: str, text: str, streamed: bool) -> LLMConnectionError:
+def unfinished_error(model: str, text: str, streamed: bool, thinking: str = "") -> LLMConnectionError:
     """A stream that ended before the provider sent a finish reason: never a complete answer.
 
     ``streamed`` is False when not one event came (a JSON answer from a proxy
@@ -145,8 +156,9 @@ def unfinished_error(model: str, text: str, streamed: bool) -> LLMConnectionErro
             "Check --api-base: it should be an OpenAI-compatible URL that streams (often ending in /v1).",
             model=model,
         )
+    amount = f" ({len(text)} characters received)." if text else "." + received(text, thinking)
     return IncompleteStreamError(
-        f"The connection to {model} closed before the answer was complete ({len(text)} characters received).",
+        f"The connection to {model} closed before the answer was complete{amount}",
         partial_text=text,
         model=model,
     )

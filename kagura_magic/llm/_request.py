@@ -172,12 +172,16 @@ class Request:
         return kwargs
 
     def stream_kwargs(self) -> dict[str, Any]:
-        """``kwargs()`` for a stream, with the usage chunk asked for where the provider has one."""
+        """``kwargs()`` for a stream, with the usage chunk asked for, whatever the provider.
+
+        litellm never refuses ``stream_options`` (it is not checked against a provider's
+        parameters), sends it on only to providers that take it, and for the others (Anthropic,
+        Bedrock, Gemini...) it is what makes litellm's stream wrapper hand on the usage that it
+        reads from the provider's own events: without it, a Claude answer has no token counts.
+        """
         kwargs = self.kwargs()
         kwargs["stream"] = True
-        provider = self.provider or ""
-        if "stream_options" not in kwargs and backend.supports_param(self.model, provider, "stream_options"):
-            kwargs["stream_options"] = {"include_usage": True}
+        kwargs.setdefault("stream_options", {"include_usage": True})
         return kwargs
 
     def _provider(self) -> str:
@@ -219,7 +223,7 @@ class Request:
             exc.partial_text = exc.partial_text or self.text
             return exc
         if ended_without_finish(exc):
-            return unfinished_error(self.model, self.text, self._streamed)
+            return unfinished_error(self.model, self.text, self._streamed, self.reasoning)
         return classify(
             exc,
             model=self.model,
@@ -227,6 +231,7 @@ class Request:
             timeout=self.config.timeout,
             secrets=self._secrets(),
             partial_text=self.text,
+            partial_thinking=self.reasoning,
         )
 
     def _secrets(self) -> list[str]:
