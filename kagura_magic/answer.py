@@ -5,6 +5,9 @@ rules live here and nowhere else:
 
 * **interrupted** (Ctrl-C, a kernel interrupt, a cancelled task): what arrived
   stays, and the message says so (or that nothing had arrived yet);
+* **stopped** (the view's Stop button): the same, but the user ended this
+  answer only, so the settled output says it in its own line and the caller
+  goes on as after an answer (no error, later cells run);
 * **failed** (an ``AgentError``, before or during the stream): what arrived
   stays, the message is the error's one or two lines;
 * **empty** (the provider ended normally with no text and no tool call): the
@@ -81,6 +84,12 @@ def judge(
             tool_calls=ending.tool_calls,
         )
 
+    if ending.stopped:
+        message = interrupted_message(model, text, stats, verb="Stopped")
+        return Outcome(
+            "stopped", text, stats, message=message, note=message, output_format=output_format,
+            value=text, tool_calls=ending.tool_calls,
+        )  # fmt: skip
     if ending.interrupted:
         return ended("interrupted", interrupted_message(model, text, stats), ending.error)
     if ending.error is not None:
@@ -109,15 +118,19 @@ def judge(
     )
 
 
-def interrupted_message(model: str, text: str, stats: StreamStats | None = None) -> str:
-    """What an interrupt did: nothing had arrived, or how much had and that it is kept."""
+def interrupted_message(
+    model: str, text: str, stats: StreamStats | None = None, verb: str = "Interrupted"
+) -> str:
+    """What an interrupt (or a stop) did: nothing had arrived, or how much had and that it is kept."""
     if not text and stats is not None and stats.thinking_started is not None:
-        return f"Interrupted while {model} was still thinking, before any answer text arrived."
+        return f"{verb} while {model} was still thinking, before any answer text arrived."
     if not text:
-        return f"Interrupted before any answer arrived from {model}."
+        return f"{verb} before any answer arrived from {model}."
     tokens = stats.completion_tokens if stats is not None else None
     amount = f"~{tokens:,} tokens" if tokens else f"{len(text):,} characters"
-    return f"Interrupted: {model} stopped after {amount}; the partial answer is kept above."
+    if verb == "Interrupted":
+        return f"Interrupted: {model} stopped after {amount}; the partial answer is kept above."
+    return f"{verb} after {amount} from {model}; the partial answer is kept above."
 
 
 def _unexpected(error: BaseException) -> str:

@@ -277,9 +277,11 @@ class AgentMagics(Magics):
             model=model,
             output_format=request.output_format,
         )
-        if not outcome.ok:
+        if not outcome.ok and outcome.status != "stopped":
             # The settled output keeps what arrived; the cell's error line says what happened.
             raise CellFailed(outcome.message or "No answer.", interrupted=outcome.status == "interrupted")
+        # Stopped (the Stop button): the user ended this answer, not the run. Its output says so
+        # in its own line; like a chat UI, -o and the conversation keep the answer as it stood.
         if outcome.next_cell is not None and self.shell is not None:
             self.shell.set_next_input(outcome.next_cell, replace=False)
         if request.out and self.shell is not None:

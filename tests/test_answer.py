@@ -110,6 +110,9 @@ def test_interrupt_messages_say_whether_anything_arrived() -> None:
     assert "1,200 characters" in message and "kept" in message
     stats = StreamStats(model="m", completion_tokens=310)
     assert "~310 tokens" in answer.interrupted_message("m", "x" * 1200, stats)
+    assert answer.interrupted_message("m", "x" * 1200, stats, verb="Stopped") == (
+        "Stopped after ~310 tokens from m; the partial answer is kept above."
+    )
     thinking = StreamStats(model="m", thinking_started=1.0)
     assert answer.interrupted_message("m", "", thinking) == (
         "Interrupted while m was still thinking, before any answer text arrived."
@@ -140,3 +143,25 @@ async def test_show_stream_returns_the_text_of_a_real_stream(capsys: pytest.Capt
     text = await answer.show_stream(call_llm_stream("streamed *back*", ECHO))
     assert text == "streamed *back*"
     assert "streamed *back*" in capsys.readouterr().out
+
+
+def test_a_stopped_answer_is_kept_and_noted_not_an_error() -> None:
+    from kagura_magic.views._bundle import settled_bundle
+    from kagura_magic.views.pump import Ending
+
+    stats = StreamStats(model="m", completion_tokens=12)
+    outcome = answer.judge(Ending("Half an answ", stopped=True), model="m", stats=stats)
+    assert outcome.status == "stopped" and not outcome.ok
+    assert outcome.value == "Half an answ", "-o keeps the answer as it stood"
+    assert (
+        outcome.note
+        == outcome.message
+        == "Stopped after ~12 tokens from m; the partial answer is kept above."
+    )
+    assert outcome.metadata()["status"] == "stopped"
+    bundle = settled_bundle(outcome, lambda: "<p>Half an answ</p>")
+    assert (
+        "kagura-stopped" in bundle["text/html"]
+        and "kagura-error" not in bundle["text/html"].split("</style>")[-1]
+    )
+    assert bundle["text/plain"] == "Half an answ\n\n[" + outcome.message + "]"

@@ -623,3 +623,63 @@ def test_interrupt_while_the_model_thinks_closes_the_connection_within_a_second(
     assert final is not None and "step 3, " in final["data"]["text/html"], "the thinking is kept"
     assert kernel.execute("2 + 2").status == "ok"
     kernel.execute("del os.environ['OPENAI_API_KEY']")
+
+
+# -- the Stop button ----------------------------------------------------------------------
+def test_the_stop_button_ends_the_answer_while_the_cell_runs(
+    kernel: Kernel, openai_server: OpenAIServer
+) -> None:
+    """A click, sent as the frontend sends it while the cell still runs, closes the connection
+    within a second, keeps the partial answer, and the cell ends as an answer does: no error,
+    the next queued cell runs."""
+    openai_server.slow_delay = 0.05
+    kernel.execute("import os; os.environ['OPENAI_API_KEY'] = 'sk-kernel-test-1'")
+    long_prompt = " ".join(f"word{i}" for i in range(400))
+    session, shell = kernel.client.session, kernel.client.shell_channel
+    buttons: list[str] = []
+    clicked_at: list[float] = []
+    frames = 0
+    queued = session.msg("execute_request", {"code": "after_stop = 'ran'", "silent": False})
+
+    def on_message(message: dict) -> None:
+        nonlocal frames
+        content = message["content"]
+        if (
+            message["msg_type"] == "comm_open"
+            and content["data"]["state"].get("_model_name") == "ButtonModel"
+        ):
+            buttons.append(content["comm_id"])
+        if message["msg_type"] == "comm_msg":
+            frames += 1
+            if frames == 1:
+                shell.send(queued)  # a cell queued behind the answer, as "Run all" does
+            if frames == 10 and buttons and not clicked_at:
+                click = {"comm_id": buttons[0], "data": {"method": "custom", "content": {"event": "click"}}}
+                clicked_at.append(time.monotonic())
+                shell.send(session.msg("comm_msg", click))
+
+    cell = agent_cell(
+        f"-m openai/trickle --api-base {openai_server.api_base} --no-history -o kept", long_prompt
+    )
+    run = kernel.execute(cell, on_message=on_message, timeout=60)
+    assert buttons, "a Stop button is shown while the answer streams"
+    state = widget_states(run)[buttons[0]]
+    assert state["description"] == "Stop" and state["tooltip"], "a visible, labelled button"
+    assert clicked_at, "the answer was still streaming at the tenth frame"
+    assert openai_server.disconnected.wait(3), "the connection was closed"
+    closed = openai_server.disconnect_times[-1] - clicked_at[0]
+    assert closed < 1.0, f"the server saw the close {closed:.2f} s after the click"
+    assert run.status == "ok", run.error
+    final = run.final_display()
+    assert final is not None
+    data = final["data"]
+    partial = data["text/plain"].split("\n\n[")[0]
+    assert partial and long_prompt.startswith(partial) and len(partial) < len(long_prompt)
+    assert "[Stopped after ~" in data["text/plain"]
+    assert "Stopped after" in data["text/html"] and "kagura-note kagura-error" not in data["text/html"]
+    assert final["metadata"]["kagura_magic"]["status"] == "stopped"
+    assert kernel.execute("print(after_stop, kept == " + repr(partial) + ")").stdout.split() == [
+        "ran",
+        "True",
+    ], "the queued cell ran, and -o holds the answer as it stood"
+    kernel.execute("del os.environ['OPENAI_API_KEY']")

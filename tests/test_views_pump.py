@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,6 +39,9 @@ class _RecordingView:
 
     def flush(self, stats: Any = None) -> None:
         pass
+
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        self.stop = stop
 
 
 class _SwallowingView(_RecordingView):
@@ -88,3 +94,26 @@ def test_ctrl_c_while_the_provider_is_silent_closes_the_connection_at_once(
     assert outcome.text == "".join(view.pieces) and TEXT.startswith(outcome.text)
     if scenario == "stall":
         assert outcome.text, "what arrived before the silence is kept"
+
+
+def test_a_views_stop_from_another_thread_ends_the_answer_as_stopped(openai_server: OpenAIServer) -> None:
+    """What the Stop button does: from a thread that is not the one reading, the connection
+    closes, the reading thread wakes at once, and what arrived is kept."""
+    openai_server.slow_delay = 0.05
+    view = _RecordingView()
+    stopped_at: list[float] = []
+
+    def stop_soon() -> None:
+        while len(view.pieces) < 5:
+            time.sleep(0.01)
+        stopped_at.append(time.monotonic())
+        view.stop()
+
+    threading.Thread(target=stop_soon, daemon=True).start()
+    outcome = pump(call_llm_stream(TEXT, local_config(openai_server, "trickle")), view)
+    ended_in = time.monotonic() - stopped_at[0]
+    assert outcome.stopped and not outcome.interrupted and outcome.error is None
+    assert openai_server.disconnected.wait(3)
+    assert openai_server.disconnect_times[-1] - stopped_at[0] < 1.0, "the provider saw the close at once"
+    assert ended_in < 1.0, f"the reading thread woke {ended_in:.2f} s after the stop"
+    assert outcome.text == "".join(view.pieces) and TEXT.startswith(outcome.text) and len(view.pieces) < 50

@@ -168,10 +168,10 @@ def settled_bundle(
     called only when the format does not replace it.
 
     A format may replace the rendering (``outcome.rendering``); an interrupt
-    is noted as a stop, anything else that went wrong as an error.
+    or a Stop click is noted as a stop, anything else that went wrong as an error.
     """
     rendering = outcome.rendering
-    stopped = outcome.status == "interrupted"
+    stopped = outcome.status in ("interrupted", "stopped")
     if not outcome.text and not outcome.note and not outcome.tool_calls and thinking is None:
         if stopped:  # nothing to keep, but the stop line below must still read as a stop
             return {
@@ -189,7 +189,7 @@ def settled_bundle(
         final_html = streamed_html()
     shown = outcome.text or outcome.tool_calls
     status = outcome.stats.summary() if outcome.stats is not None and shown else None
-    error = outcome.status not in ("complete", "interrupted")
+    error = outcome.status not in ("complete", "interrupted", "stopped")
     bundle = static_bundle(
         outcome.text,
         final_html,

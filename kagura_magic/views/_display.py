@@ -10,6 +10,7 @@ saved notebook keeps only the finished answer.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kagura_magic.llm import StreamStats, ToolCallEvent, litellm_ready
@@ -132,6 +133,9 @@ class DisplayView:
             return
         self._thought_for = time.monotonic() - self._thinking_since
         self._thinking_done()
+
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        """Frames of display data cannot be clicked; the widget view shows a Stop button."""
 
     def due_in(self) -> float | None:
         if not self._dirty:

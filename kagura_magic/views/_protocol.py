@@ -4,12 +4,14 @@ A view (the notebook's widgets, ``update_display_data`` frames, the terminal)
 is driven from one thread: ``start`` shows that an answer is coming, ``feed``
 takes text, ``think`` what a reasoning model thinks before it, ``call`` a
 tool call as it grows, ``due_in``/``flush`` let the caller send coalesced
-frames on time, and ``settle`` ends it with an ``Outcome``. Views never decide what an
+frames on time, ``offer_stop`` gives it a way to stop the answer that it may
+show (a Stop button), and ``settle`` ends it with an ``Outcome``. Views never decide what an
 ending means or how to word it: ``answer.py`` does, once, for all of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -18,7 +20,7 @@ from kagura_magic.llm import StreamStats, ToolCallEvent
 
 __all__ = ["LiveMode", "Outcome", "Rendering", "Status", "View", "thought_label"]
 
-Status = Literal["complete", "interrupted", "failed", "empty", "invalid"]
+Status = Literal["complete", "interrupted", "stopped", "failed", "empty", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Outcome:
     def metadata(self) -> dict[str, Any]:
         """JSON-safe facts saved with the output (``status`` keeps its long-standing values)."""
         facts: dict[str, Any] = self.stats.as_metadata() if self.stats is not None else {}
-        if self.status in ("interrupted", "failed") and self.text:
+        if self.status in ("interrupted", "failed") and self.text:  # "stopped" stays itself
             status = "partial"
         elif self.status == "failed":
             status = "error"
@@ -89,6 +91,10 @@ class View(Protocol):
         ...
 
     def flush(self, stats: StreamStats | None = None) -> None: ...
+
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        """``stop`` ends the answer as stopped, from any thread: a view may offer it to the user."""
+        ...
 
     def settle(self, outcome: Outcome) -> None:
         """Replace the live view with its final form (or leave what was shown, and stop)."""

@@ -10,7 +10,9 @@ While text arrives, the answer is an ipywidgets tree::
         ...       once and never touched again), then the open tail -- or,
                   once the group holds GROUP_SIZE blocks, a nested group
       HTML        tool-call cards (only when the model calls a tool)
-      HTML        spinner, then the status line
+      HTML        spinner, then the status line -- in an HBox beside a Stop
+                  button where the kernel can deliver its click while the cell
+                  runs (``views/_stop_button.py``)
 
 A finished block goes to the frontend exactly once, so bytes over the wire
 stay proportional to the answer, not quadratic, and MathJax typesets each
@@ -31,6 +33,7 @@ are closed: a saved notebook then shows the answer anywhere, widgets or not.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kagura_magic.llm import StreamStats
@@ -44,6 +47,7 @@ from kagura_magic.views._bundle import (
 )
 from kagura_magic.views._display import MIN_FRAME_INTERVAL, DisplayView
 from kagura_magic.views._protocol import LiveMode
+from kagura_magic.views._stop_button import stop_button
 
 GROUP_SIZE = 8  # frozen widgets per box before nesting: a box's children list is re-sent on each change
 STATUS_INTERVAL = 1.0
@@ -78,10 +82,32 @@ LIVE_CSS = """
 .jp-OutputArea-output .kagura-md .widget-htmlmath-content img { max-width: 100%; height: auto; }
 .jp-OutputArea-output .kagura-md.widget-vbox > :last-child .kagura-status { margin-bottom: 0.5em; }
 .kagura-md .widget-html-content, .kagura-md .widget-html { line-height: 1.6; height: auto; }
-/* The thinking section (a stock Accordion): small and muted, like the settled <details>. */
-.kagura-md .kagura-thinking { margin: 0.2em 0 0.6em; }
-.kagura-md .kagura-thinking .widget-htmlmath-content { color: var(--jp-content-font-color2, #666);
-  font-size: 0.9em; }
+/* The Stop button sits at the end of the status line, out of the flow (absolute): the status
+   line keeps its box and margins, so nothing moves when the answer settles and both go. */
+.kagura-md .kagura-status-row.widget-hbox { display: block; position: relative; margin: 0;
+  overflow: visible; }
+.kagura-md .kagura-stop.widget-button { position: absolute; right: 0; bottom: 0; width: auto;
+  height: 1.6em; line-height: 1.6em; margin: 0; padding: 0 0.7em;
+  font-size: var(--jp-ui-font-size0, 11px); }
+/* The thinking section, a stock Accordion, dressed as the settled <details> (THINKING_CSS gives
+   both its size, colour and margins). ipywidgets 8 draws .jupyter-widget-Accordion >
+   .jupyter-widget-Collapse > -header (<i class="fa"> caret, <span> title) + -contents (our box):
+   flex boxes and Lumino widgets (overflow: hidden) that keep the body's block margins from
+   collapsing as in <details>, a bold header bar and a bordered body. Here the header is a
+   summary line with the browser's own disclosure marker, the body has the settled body's border. */
+.kagura-md .kagura-thinking, .kagura-md .kagura-thinking .jupyter-widget-Collapse,
+.kagura-md .kagura-thinking .jupyter-widget-Collapse-contents { display: block; overflow: visible; }
+.kagura-md .kagura-thinking .jupyter-widget-Collapse-header, .kagura-md .kagura-thinking
+  .jupyter-widget-Collapse-header:hover { display: list-item; list-style: disclosure-closed inside;
+  margin: 0; padding: 0; border: 0; background: transparent; color: inherit; font-weight: inherit;
+  cursor: pointer; font-family: var(--jp-ui-font-family, sans-serif); }
+.kagura-md .kagura-thinking .jupyter-widget-Collapse-open > .jupyter-widget-Collapse-header {
+  list-style-type: disclosure-open; }
+.kagura-md .kagura-thinking .jupyter-widget-Collapse-header > .fa { display: none; }
+.kagura-md .kagura-thinking .jupyter-widget-Collapse-contents { margin: 0.3em 0 0; padding: 0 0 0 0.7em;
+  border: 0; border-left: 2px solid var(--jp-border-color2, rgba(127, 127, 127, 0.35));
+  background: transparent; color: inherit; }
+.kagura-md .kagura-thinking :is(.jupyter-widgets, .widget-htmlmath-content) { color: inherit; }
 """
 """Rules for the live widget tree only: a settled answer is one <div> and does not carry them."""
 
@@ -177,11 +203,13 @@ class NotebookView(DisplayView):
         self._thoughts: BlockTree | None = None  # made when the model starts thinking
         self._thinking_section: Any = None
         self._calls: Any = None  # the tool-call cards, made when the first call arrives
+        self._bottom: Any = None  # the status line, or the row of it and the Stop button
         self._root = widgets.VBox(
             [self._style, self._answer.root, self._status],
             layout=self._shared_layout,
             _dom_classes=CONTAINER_CLASSES.split(),
         )
+        self._bottom = self._status
         self._last_status = 0.0
         self.frames = 0
 
@@ -222,26 +250,43 @@ class NotebookView(DisplayView):
         if self._thinking_section is not None:  # it closes into "Thought for 12 s"; a click opens it
             if self._thoughts is not None and self.thinking is not None:
                 self._thoughts.draw(self.thinking)  # the last of it, before it closes
-            self._thinking_section.set_title(0, self._thought_label())
-            self._thinking_section.selected_index = None
+            with self._thinking_section.hold_sync():  # title and close in one message
+                self._thinking_section.set_title(0, self._thought_label())
+                self._thinking_section.selected_index = None
 
     def _first_call(self) -> None:
         """A place for the tool-call cards, below the answer (plain HTML: arguments are not math)."""
         self._calls = self._widgets.HTML("", layout=self._shared_layout, style=self._shared_html_style)
         self._created.append(self._calls)
-        self._root.children = (*self._root.children[:-1], self._calls, self._status)
+        self._root.children = (*self._root.children[:-1], self._calls, self._bottom)
 
     def _first_thought(self) -> None:
         """The model started thinking: an open section above the answer shows it as it grows."""
         self._thoughts = BlockTree(self._block, self._box)
+        # Title and class in the constructor: set after, each is one more message (1.2 KB).
         section = self._widgets.Accordion(
-            children=[self._thoughts.root], selected_index=0, layout=self._shared_layout
+            children=[self._thoughts.root],
+            titles=("Thinking…",),
+            selected_index=0,
+            layout=self._shared_layout,
+            _dom_classes=(THINKING_CLASS,),
         )
-        section.add_class(THINKING_CLASS)
-        section.set_title(0, "Thinking…")
         self._created.append(section)
         self._thinking_section = section
-        self._root.children = (self._style, section, self._answer.root, self._status)
+        self._root.children = (self._style, section, *self._root.children[1:])
+
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        """A Stop button beside the status line, where a click can reach the busy kernel."""
+        button = stop_button(self._widgets, stop, self._shared_layout)
+        if button is None:
+            return
+        self._created.extend((button, button.style))
+        row = self._widgets.HBox(
+            [self._status, button], layout=self._shared_layout, _dom_classes=("kagura-status-row",)
+        )
+        self._created.append(row)
+        self._bottom = row
+        self._root.children = (*self._root.children[:-1], row)
 
     def _draw(self, stats: StreamStats | None) -> None:
         """Send what changed: newly finished blocks once, and the open tail."""

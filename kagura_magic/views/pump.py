@@ -19,6 +19,12 @@ stream's connection down itself (``AsyncTextStream.interrupt``: the provider
 sees it at once, even while the loop is busy) and cancels the read task,
 which closes the HTTP response as it unwinds.
 
+A view may also offer its own way to stop (the notebook's Stop button,
+``views/_stop_button.py``): ``View.offer_stop`` hands it a function that any
+thread may call. It does what Ctrl-C does to the connection and wakes the
+calling thread, and the answer ends as stopped, not interrupted: the user
+ended this answer, not the cell.
+
 One loop serves every stream (``llm.io_loop``): litellm caches its async
 HTTP clients per event loop, so a loop per call would leave clients tied to
 closed loops.
@@ -41,6 +47,7 @@ from kagura_magic.views._protocol import View
 from kagura_magic.views._sigint import Handler, sigint_handler
 
 _END = object()
+_STOP = object()  # put in the queue by a view's stop, to wake the calling thread at once
 STOP_GRACE = 1.0  # seconds to wait for the reader to close the connection
 
 
@@ -50,17 +57,18 @@ class Ending:
 
     ``error`` is an ``AgentError`` from our streams, or whatever a caller's own
     iterator raised (``apump``); ``interrupted`` is Ctrl-C, a kernel interrupt
-    or a cancelled task.
+    or a cancelled task; ``stopped`` is the view's own stop (a Stop button).
     """
 
     text: str
     error: BaseException | None = None
     interrupted: bool = False
     tool_calls: tuple[ToolCallEvent, ...] = ()
+    stopped: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.interrupted
+        return self.error is None and not self.interrupted and not self.stopped
 
 
 class _Reader:
@@ -122,6 +130,16 @@ def pump(stream: AsyncTextStream, view: View) -> Ending:
 
 def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> Ending:
     reader = _Reader(stream)
+    stopped = threading.Event()
+
+    def stop() -> None:
+        """The view's stop: safe from any thread (a Stop click arrives on ipykernel's own)."""
+        if not stopped.is_set():
+            stopped.set()
+            reader.stop()
+            reader.pieces.put(_STOP)
+
+    view.offer_stop(stop)
     try:
         while True:
             if interrupted.is_set():  # a Ctrl-C whose KeyboardInterrupt something swallowed
@@ -131,6 +149,8 @@ def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> 
             except queue.Empty:
                 view.flush(stream.stats)
                 continue
+            if item is _STOP or (item is _END and stopped.is_set()):
+                return _ended_early(reader, view, stream, stopped=True)
             if item is _END:
                 if interrupted.is_set():
                     raise KeyboardInterrupt
@@ -138,15 +158,21 @@ def _pump(stream: AsyncTextStream, view: View, interrupted: threading.Event) -> 
             _show(view, item, stream.stats)
     except KeyboardInterrupt:
         reader.stop()
-        reader.done.wait(STOP_GRACE)
-        _drain(reader, view, stream)
-        view.flush(stream.stats)
-        return Ending(stream.text, interrupted=True, tool_calls=tuple(stream.tool_calls))
+        return _ended_early(reader, view, stream, stopped=False)
     reader.done.wait(STOP_GRACE)
     view.flush(stream.stats)
     if reader.error is not None and not isinstance(reader.error, AgentError):
         raise reader.error  # a bug, not an answer's ending: let it show as one
     return Ending(stream.text, error=reader.error, tool_calls=tuple(stream.tool_calls))
+
+
+def _ended_early(reader: _Reader, view: View, stream: AsyncTextStream, *, stopped: bool) -> Ending:
+    """After a stop or an interrupt: show what had arrived (it is kept), then end."""
+    reader.done.wait(STOP_GRACE)
+    _drain(reader, view, stream)
+    view.flush(stream.stats)
+    calls = tuple(stream.tool_calls)
+    return Ending(stream.text, interrupted=not stopped, tool_calls=calls, stopped=stopped)
 
 
 def _show(view: View, item: object, stats: Any) -> None:
@@ -174,7 +200,8 @@ def _drain(reader: _Reader, view: View, stream: AsyncTextStream) -> None:
             return
         if item is _END:
             return
-        _hand(view, item, stream.stats)
+        if item is not _STOP:
+            _hand(view, item, stream.stats)
 
 
 async def apump(pieces: AsyncIterator[str], view: View) -> Ending:

@@ -279,7 +279,8 @@ def launch_chromium(playwright: Any, user_data_dir: str) -> Any:
 JS_HELPERS = r"""
 (() => {
   if (window.__kagura) return;
-  const SKIP = 'style, script, .kagura-spinner, .kagura-status, .kagura-status-text, .kagura-note, '
+  // button: the Stop button (our rendered answers hold none: raw HTML is escaped).
+  const SKIP = 'style, script, button, .kagura-spinner, .kagura-status, .kagura-status-text, .kagura-note, '
              + '.math, mjx-container, mjx-assistive-mml, .MathJax, .MathJax_Preview, .jp-OutputPrompt, '
              + '.jp-OutputArea-promptOverlay';
   function readable(node) {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from kagura_magic.formats import fenced
@@ -114,6 +115,9 @@ class HeldView:
         if piece and not self._pieces:
             self._inner.stop_thinking()  # "Thought for N s" now, not when the held answer shows
         self._pieces.append(piece)
+
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        """Nothing to click on a terminal: Ctrl-C is the stop."""
 
     def due_in(self) -> float | None:
         return self._inner.due_in() if not self._pieces else None  # the thinking's frames

@@ -293,6 +293,9 @@ class LiveMarkdownView:
         else:
             self._spinner.retitle(calling_label(call))
 
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        """Nothing to click on a terminal: Ctrl-C is the stop."""
+
     def due_in(self) -> float | None:
         """Seconds until the next frame is due; ``None`` when nothing waits to be shown."""
         if self._thinking_shown():

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from kagura_magic.llm import StreamStats, ToolCallEvent
@@ -226,6 +227,9 @@ class PlainStreamView:
         if self._thinking == "keep" or (self._thinking == "live" and _isatty(err)):
             newline = "" if self._thought_ends_line else "\n"
             write_all(err, newline + status_line(thought_label(self._thought_for), wants_color(err)) + "\n")
+
+    def offer_stop(self, stop: Callable[[], None]) -> None:
+        """Nothing to click on a terminal: Ctrl-C is the stop."""
 
     def due_in(self) -> float | None:
         return None
