@@ -59,6 +59,9 @@ PY = '<pre><code class="language-python">'
         # math
         ("Area $x^", "<p>Area</p>\n"),
         ("Costs $5 and", "<p>Costs $5 and</p>\n"),
+        ("Costs $5", "<p>Costs</p>\n"),  # a price, or "$5^2$": the next character says which
+        ("About $0.66", "<p>About</p>\n"),
+        ("Above $10^", "<p>Above</p>\n"),
         ("a \\(x", "<p>a</p>\n"),
         ("Text\n$$\nx^2", "<p>Text</p>\n"),
         ("$$\nx^2\n$", ""),

@@ -172,7 +172,7 @@ _SPANS = st.sampled_from(
         "**bold text**", "*italic*", "_under_", "`code span`", "``a ` b``", "~~gone~~",
         "[a link](https://example.com/x_(y))", '[titled](https://example.com "Title")',
         "https://pandas.pydata.org/docs", "www.example.com", "user@example.com",
-        "<https://auto.link/x>", "$x^2$", "$\\frac{a}{b}$", "\\(a+b\\)", "$$e^x$$",
+        "<https://auto.link/x>", "$x^2$", "$\\frac{a}{b}$", "\\(a+b\\)", "$$e^x$$", "$10^5$", "$0.667$",
         "![img](https://example.com/i.png)", "**bold with `code` inside**",
         "*em with [link](https://e.com)*", "***both***", "**nested *em* here**",
     ]

@@ -425,6 +425,9 @@ class _Scan:
         if end >= 0:
             return end + 1
         after = text[pos + 1]
+        if after.isdigit() and _number_reaches_end(text, pos + 1):
+            # "$10" is a price, or the start of "$10^5$": wait for what follows the number.
+            return self._stop(pos)
         could_open = not after.isspace() and not after.isdigit() and "$" not in text[pos + 1 :]
         return self._stop(pos) if could_open else pos + 1
 
@@ -556,3 +559,16 @@ def heal_inline(text: str) -> str:
         # hold the emphasis back instead of showing raw markers.
         return text[: stack[0].pos].rstrip()
     return healed
+
+
+_NUMBER_OR_MATH = frozenset("0123456789.,^_{}\\")
+
+
+def _number_reaches_end(text: str, start: int) -> bool:
+    """Whether the text from ``start`` to its end is a number, or a formula that began as one.
+
+    After a "$", "10" may be a price ("$10 a month") or the start of math ("$10^5$",
+    "$0.667$"): shown literally now, it would be typeset a moment later. Held back while
+    nothing else has come, it shows once the next character decides (one token later).
+    """
+    return all(ch in _NUMBER_OR_MATH for ch in text[start:])
