@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "one line); when stdout is not a terminal, write it to stderr (never to stdout)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line after the answer")
+    # Taken only to say why not: a background answer needs a notebook to stream into.
+    parser.add_argument("--bg", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -100,6 +102,11 @@ def sendable(prompt: str) -> str:
 def run(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     parser = build_parser()
     args = settings.parse_args(parser, argv)  # argparse's, with "did you mean" for a typo
+    if args.bg:
+        from kagura_magic.background import NEEDS_NOTEBOOK
+
+        print(f"kagura: {NEEDS_NOTEBOOK}", file=sys.stderr)
+        return EXIT_USAGE
     prompt = sendable(read_prompt(args.prompt, stdin or sys.stdin))
     if not prompt.strip():
         parser.print_usage(sys.stderr)

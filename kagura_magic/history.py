@@ -38,19 +38,34 @@ def exchange_key(cell_id: str | None, prompt: str) -> str:
 
 class Conversation:
     def __init__(self) -> None:
-        self._exchanges: dict[str, Exchange] = {}
+        # None: the place of a background answer still streaming, kept so that it is
+        # recorded in the order the cells were run, whenever it ends.
+        self._exchanges: dict[str, Exchange | None] = {}
 
     def __len__(self) -> int:
-        return len(self._exchanges)
+        return len(self.exchanges)
 
     @property
     def exchanges(self) -> list[Exchange]:
-        return list(self._exchanges.values())
+        return [exchange for exchange in self._exchanges.values() if exchange is not None]
+
+    def reserve(self, key: str) -> None:
+        """Keep the place of the exchange ``key`` for when its (background) answer ends."""
+        self._exchanges.pop(key, None)
+        self._exchanges[key] = None
 
     def record(self, exchange: Exchange) -> None:
-        """Add an exchange; one from the same cell replaces the earlier one."""
+        """Add an exchange; one from the same cell replaces the earlier one (at its reserved place)."""
+        if exchange.key in self._exchanges and self._exchanges[exchange.key] is None:
+            self._exchanges[exchange.key] = exchange
+            return
         self._exchanges.pop(exchange.key, None)
         self._exchanges[exchange.key] = exchange
+
+    def release(self, key: str) -> None:
+        """Give up a reserved place: the answer ended with nothing to go on from."""
+        if key in self._exchanges and self._exchanges[key] is None:
+            del self._exchanges[key]
 
     def reset(self) -> None:
         self._exchanges.clear()
@@ -62,7 +77,7 @@ class Conversation:
 
         Newest are kept first, oldest trimmed first, until ``budget`` tokens are used.
         """
-        earlier = [e for e in self._exchanges.values() if e.key != key]
+        earlier = [e for e in self.exchanges if e.key != key]
         costs = [count(e.messages()) for e in earlier]
         kept = [False] * len(earlier)
         used = 0

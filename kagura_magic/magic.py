@@ -33,7 +33,11 @@ from kagura_magic.history import ANSWER_ROOM, Conversation, Exchange, exchange_k
 from kagura_magic.llm import UNENCODABLE_NOTE, Message, whole_characters
 from kagura_magic.templating import render_template
 
-SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix")
+if TYPE_CHECKING:
+    from kagura_magic.views import Outcome, View
+
+SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix", "wait", "stop")
+
 DEFAULT_CHAT = "default"
 SETTINGS = settings.TRAIT_NAMES  # the %config AgentMagics.<name> settings, declared in settings.py
 
@@ -86,6 +90,7 @@ class Request:
     chat: str | None  # None: --no-history
     output_format: str
     out: str | None
+    background: bool = False  # --bg: return at once, stream on a thread (background.py)
 
 
 @magics_class
@@ -154,6 +159,8 @@ class AgentMagics(Magics):
           %agent models [PROVIDER]       chat models, with context size and price
           %agent config                  each setting, and where its value came from
           %agent fix                     explain the last failing cell, offer a fix
+          %agent wait                    wait until every background answer (--bg) ended
+          %agent stop                    stop every background answer
 
         {{ expression }} in the prompt is replaced by its value from the notebook
         (In[n], Out[n], Err[-1], cell(n) and any variable; large values are
@@ -209,6 +216,7 @@ class AgentMagics(Magics):
             chat=(args.chat or DEFAULT_CHAT) if use_history else None,
             output_format=args.format or self.default_format,
             out=args.out,
+            background=self.background or args.bg,
         )
 
     def _config(self, args: Any) -> LLMConfig:
@@ -271,6 +279,9 @@ class AgentMagics(Magics):
             remote_images=self.remote_images,
             show_thinking=self.show_thinking,
         )
+        if request.background:
+            self._ask_in_background(request, view, key, model)
+            return
         outcome = answer.run(
             view,
             lambda: call_llm_stream(self._messages(request, key), request.config),
@@ -280,22 +291,66 @@ class AgentMagics(Magics):
         if not outcome.ok and outcome.status != "stopped":
             # The settled output keeps what arrived; the cell's error line says what happened.
             raise CellFailed(outcome.message or "No answer.", interrupted=outcome.status == "interrupted")
-        # Stopped (the Stop button): the user ended this answer, not the run. Its output says so
-        # in its own line; like a chat UI, -o and the conversation keep the answer as it stood.
         if outcome.next_cell is not None and self.shell is not None:
             self.shell.set_next_input(outcome.next_cell, replace=False)
+        # Stopped (the Stop button): the user ended this answer, not the run. Its output says so
+        # in its own line; like a chat UI, -o and the conversation keep the answer as it stood.
         if request.out and self.shell is not None:
             self.shell.user_ns[request.out] = outcome.value
-        if request.chat is not None and outcome.text:  # a tool call alone is nothing to go on from
-            self.chats.setdefault(request.chat, Conversation()).record(
-                Exchange(
-                    key,
-                    request.prompt,
-                    outcome.text,
-                    model,
-                    thought=outcome.stats is not None and outcome.stats.thinking_started is not None,
-                )
-            )
+        self._remember(request, key, model, outcome)
+
+    def _remember(self, request: Request, key: str, model: str, outcome: Outcome) -> None:
+        """Add the exchange to its conversation (a tool call alone is nothing to go on from)."""
+        if request.chat is None:
+            return
+        chat = self.chats.setdefault(request.chat, Conversation())
+        if not outcome.text or (not outcome.ok and outcome.status != "stopped"):
+            chat.release(key)  # a background answer's reserved place, if it had one
+            return
+        thought = outcome.stats is not None and outcome.stats.thinking_started is not None
+        chat.record(Exchange(key, request.prompt, outcome.text, model, thought=thought))
+
+    def _ask_in_background(self, request: Request, view: View, key: str, model: str) -> None:
+        """Show the view and open the stream here, then return: a thread streams the answer."""
+        from kagura_magic import answer, background
+        from kagura_magic.llm import call_llm_stream
+        from kagura_magic.views._display import DisplayView
+        from kagura_magic.views.pump import Ending
+
+        if not isinstance(view, DisplayView):
+            raise CellFailed(background.NEEDS_NOTEBOOK)
+        view.start()
+        try:
+            stream = call_llm_stream(self._messages(request, key), request.config)
+        except AgentError as error:
+            view.settle(answer.judge(Ending(""), model=model, stats=None))
+            raise CellFailed(str(error)) from None
+        if request.chat is not None:  # its place in the conversation is the order the cells ran
+            self.chats.setdefault(request.chat, Conversation()).reserve(key)
+        shell = self.shell
+
+        def ended(handle: background.BackgroundAnswer, outcome: Outcome) -> None:
+            # -o VAR: the value replaces the handle (unless VAR was set meanwhile); a failed answer
+            # leaves the handle, whose result() says what went wrong.
+            kept = outcome.ok or outcome.status == "stopped"
+            if kept and request.out and shell is not None and shell.user_ns.get(request.out) is handle:
+                shell.user_ns[request.out] = outcome.value
+            self._remember(request, key, model, outcome)
+
+        handle = background.start(
+            view,
+            stream,
+            judge=lambda ending: answer.judge(
+                ending,
+                model=model,
+                stats=stream.stats,
+                output_format=request.output_format,
+                note_in_output=True,  # no error line of its own: its output says how it ended
+            ),
+            on_end=ended,
+        )
+        if request.out and shell is not None:
+            shell.user_ns[request.out] = handle
 
     # -- subcommands ---------------------------------------------------------------------
     def _cmd_help(self, _rest: str) -> None:
@@ -310,6 +365,27 @@ class AgentMagics(Magics):
         if words:
             raise UsageError(f"unexpected {rest!r}: use --chat NAME or nothing")
         return DEFAULT_CHAT
+
+    def _cmd_wait(self, rest: str) -> None:
+        from kagura_magic import background
+
+        if rest.strip():
+            raise UsageError(f"unexpected {rest!r}: %agent wait takes nothing")
+        if not background.wait_all():
+            print("No background answers are streaming.")
+
+    def _cmd_stop(self, rest: str) -> None:
+        from kagura_magic import background
+
+        if rest.strip():
+            raise UsageError(f"unexpected {rest!r}: %agent stop takes nothing")
+        answers = background.running()
+        for handle in answers:
+            handle.stop()
+        background.wait_for(answers, timeout=5)
+        count = len(answers)
+        print(f"Stopped {count} background answer{'s' if count != 1 else ''}." if count else
+              "No background answers are streaming.")  # fmt: skip
 
     def _cmd_reset(self, rest: str) -> None:
         name = self._chat_option(rest)

@@ -239,6 +239,15 @@ SETTINGS: tuple[Setting, ...] = (
         flags=("--no-template",),
         option_help="send the text as is, without `{{ }}` rendering",
     ),
+    Setting(
+        "background",
+        bool,
+        False,
+        "stream answers in the background: the cell returns at once and other cells run meanwhile "
+        "(`%agent wait` waits for them, `%agent stop` stops them)",
+        flags=("--bg",),
+        option_help="return at once: the answer streams into this cell while other cells run",
+    ),
     Setting("warm_up", bool, True, "import and exercise litellm in the background when the extension loads"),
     Setting(
         "show_thinking",

@@ -17,6 +17,7 @@ class Execution:
 
     reply: dict[str, Any]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    msg_id: str = ""
 
     @property
     def status(self) -> str:
@@ -73,6 +74,9 @@ class Kernel:
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
+        # Every iopub message read, whatever request it answers: a background answer's
+        # messages keep coming, addressed to its cell, after that cell's execution ended.
+        self.everything: list[dict[str, Any]] = []
 
     def execute(
         self, code: str, timeout: float = 60, cell_id: str | None = None, on_message: Any = None
@@ -90,7 +94,7 @@ class Kernel:
             message["metadata"]["cellId"] = cell_id
         self.client.shell_channel.send(message)
         msg_id = message["header"]["msg_id"]
-        execution = Execution(reply={})
+        execution = Execution(reply={}, msg_id=msg_id)
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -100,9 +104,10 @@ class Kernel:
                 msg = self.client.get_iopub_msg(timeout=remaining)
             except queue.Empty:
                 continue
+            msg["received"] = time.monotonic()
+            self.everything.append(msg)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
-            msg["received"] = time.monotonic()
             execution.messages.append(msg)
             if on_message is not None:
                 on_message(msg)
@@ -113,6 +118,14 @@ class Kernel:
             if reply["parent_header"].get("msg_id") == msg_id:
                 execution.reply = reply
                 return execution
+
+    def addressed_to(self, execution: Execution) -> Execution:
+        """Every message read so far that answers ``execution``'s request, later ones included."""
+        return Execution(
+            reply=execution.reply,
+            messages=[m for m in self.everything if m["parent_header"].get("msg_id") == execution.msg_id],
+            msg_id=execution.msg_id,
+        )
 
     def interrupt(self) -> None:
         self.manager.interrupt_kernel()

@@ -51,3 +51,19 @@ def test_an_empty_conversation_says_how_it_fills() -> None:
 def test_without_a_cell_id_the_prompt_is_the_key() -> None:
     assert exchange_key(None, "same") == exchange_key(None, "same") != exchange_key(None, "other")
     assert exchange_key("abc", "same") == "abc"
+
+
+def test_a_reserved_place_keeps_the_order_the_cells_ran() -> None:
+    """A background answer ends after later cells did: it still comes where its cell was run."""
+    from kagura_magic.history import Conversation, Exchange
+
+    chat = Conversation()
+    chat.reserve("bg")
+    chat.record(Exchange("later", "second question", "second answer", "m"))
+    assert [e.key for e in chat.exchanges] == ["later"] and len(chat) == 1, "a reserved place is no exchange"
+    chat.record(Exchange("bg", "first question", "first answer", "m"))
+    assert [e.key for e in chat.exchanges] == ["bg", "later"]
+    chat.reserve("gone")
+    chat.release("gone")
+    chat.record(Exchange("gone", "q", "a", "m"))
+    assert [e.key for e in chat.exchanges] == ["bg", "later", "gone"], "a released place is forgotten"

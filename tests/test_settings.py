@@ -118,6 +118,7 @@ def test_traits_are_the_names_types_and_defaults_of_before() -> None:
         "default_format": "markdown",
         "warm_up": True,
         "show_thinking": True,
+        "background": False,
         "remote_images": False,
         "reasoning_effort": None,
         "view": "auto",
@@ -138,7 +139,7 @@ def test_magic_options_are_the_declarations_and_spelt_as_before() -> None:
     assert options == declared
     spelt = {flag for flags in options.values() for flag in flags}
     before = {"-m", "--model", "--system", "--temperature", "--max-tokens", "--api-base", "--param"}
-    before |= {"-f", "--format", "-o", "--out", "--chat", "--no-history", "--no-template"}
+    before |= {"-f", "--format", "-o", "--out", "--chat", "--no-history", "--no-template", "--bg"}
     assert spelt == before | {"--timeout", "--reasoning-effort"}
     for setting in settings.SETTINGS:
         assert not setting.flags or setting.usage() in settings.usage_line()
@@ -155,6 +156,7 @@ def test_cli_options_are_the_declarations_plus_its_own() -> None:
         "quiet": ("-q", "--quiet"),
         # Not the show_thinking trait: that one hides thinking, this keeps it in the scrollback.
         "show_thinking": ("--show-thinking",),
+        "bg": ("--bg",),  # only to say that --bg needs a notebook
     }
     assert options == {**{s.dest: s.flags for s in settings.SETTINGS if s.cli}, **own}
 

@@ -57,6 +57,7 @@ class DisplayView:
         # The spinner says litellm is loading: the first cell of a session, while the warm-up imports it.
         self._loading = not litellm_ready()
         self.bundle: dict[str, Any] | None = None  # what the answer settled into
+        self._settled_metadata: dict[str, Any] = {}
 
     @property
     def text(self) -> str:
@@ -169,9 +170,16 @@ class DisplayView:
         self.bundle = settled_bundle(
             outcome, self.stream.finish, remote_images=self.remote_images, thinking=thought
         )
+        self._settled_metadata = {"kagura_magic": outcome.metadata()}
         if self._handle is not None:
-            self._handle.update(self.bundle, raw=True, metadata={"kagura_magic": outcome.metadata()})
+            self._handle.update(self.bundle, raw=True, metadata=self._settled_metadata)
         self._release()
+
+    def show_settled_again(self) -> None:
+        """Send the settled output once more: for a background answer that settled while no cell
+        was running, whose update a frontend reading only the running cell's messages missed."""
+        if self._handle is not None and self.bundle is not None:
+            self._handle.update(self.bundle, raw=True, metadata=self._settled_metadata)
 
     def _thought_html(self) -> tuple[str, str] | None:
         """(summary, HTML) of what the model thought, for the settled output."""

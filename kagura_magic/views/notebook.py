@@ -10,9 +10,9 @@ While text arrives, the answer is an ipywidgets tree::
         ...       once and never touched again), then the open tail -- or,
                   once the group holds GROUP_SIZE blocks, a nested group
       HTML        tool-call cards (only when the model calls a tool)
-      HTML        spinner, then the status line -- in an HBox beside a Stop
-                  button where the kernel can deliver its click while the cell
-                  runs (``views/_stop_button.py``)
+      HTML        spinner, then the status line
+      Button      Stop, at the status line's end (only where the kernel can
+                  deliver its click while the cell runs: ``views/_stop_button.py``)
 
 A finished block goes to the frontend exactly once, so bytes over the wire
 stay proportional to the answer, not quadratic, and MathJax typesets each
@@ -80,13 +80,14 @@ LIVE_CSS = """
 .jp-OutputArea-output .kagura-md .widget-htmlmath-content h6 { font-size: var(--jp-content-font-size0); }
 .jp-OutputArea-output .kagura-md .widget-htmlmath-content hr { margin-top: 1em; margin-bottom: 1em; }
 .jp-OutputArea-output .kagura-md .widget-htmlmath-content img { max-width: 100%; height: auto; }
-.jp-OutputArea-output .kagura-md.widget-vbox > :last-child .kagura-status { margin-bottom: 0.5em; }
+.jp-OutputArea-output .kagura-md.widget-vbox > :is(:last-child, :has(+ .kagura-stop)) .kagura-status {
+  margin-bottom: 0.5em; }
 .kagura-md .widget-html-content, .kagura-md .widget-html { line-height: 1.6; height: auto; }
-/* The Stop button sits at the end of the status line, out of the flow (absolute): the status
-   line keeps its box and margins, so nothing moves when the answer settles and both go. */
-.kagura-md .kagura-status-row.widget-hbox { display: block; position: relative; margin: 0;
-  overflow: visible; }
-.kagura-md .kagura-stop.widget-button { position: absolute; right: 0; bottom: 0; width: auto;
+/* The Stop button sits at the end of the status line, out of the flow (absolute, at the
+   bottom of the answer, where the status line is): the status line keeps its box and margins,
+   so nothing moves when the answer settles and both go. */
+.kagura-md:not(#kagura-boost).widget-vbox { position: relative; }
+.kagura-md .kagura-stop.widget-button { position: absolute; right: 20px; bottom: 0; width: auto;
   height: 1.6em; line-height: 1.6em; margin: 0; padding: 0 0.7em;
   font-size: var(--jp-ui-font-size0, 11px); }
 /* The thinking section, a stock Accordion, dressed as the settled <details> (THINKING_CSS gives
@@ -203,13 +204,13 @@ class NotebookView(DisplayView):
         self._thoughts: BlockTree | None = None  # made when the model starts thinking
         self._thinking_section: Any = None
         self._calls: Any = None  # the tool-call cards, made when the first call arrives
-        self._bottom: Any = None  # the status line, or the row of it and the Stop button
+        self._bottom: tuple[Any, ...] = ()  # the status line, then the Stop button if there is one
         self._root = widgets.VBox(
             [self._style, self._answer.root, self._status],
             layout=self._shared_layout,
             _dom_classes=CONTAINER_CLASSES.split(),
         )
-        self._bottom = self._status
+        self._bottom = (self._status,)
         self._last_status = 0.0
         self.frames = 0
 
@@ -258,7 +259,8 @@ class NotebookView(DisplayView):
         """A place for the tool-call cards, below the answer (plain HTML: arguments are not math)."""
         self._calls = self._widgets.HTML("", layout=self._shared_layout, style=self._shared_html_style)
         self._created.append(self._calls)
-        self._root.children = (*self._root.children[:-1], self._calls, self._bottom)
+        keep = len(self._root.children) - len(self._bottom)
+        self._root.children = (*self._root.children[:keep], self._calls, *self._bottom)
 
     def _first_thought(self) -> None:
         """The model started thinking: an open section above the answer shows it as it grows."""
@@ -281,12 +283,8 @@ class NotebookView(DisplayView):
         if button is None:
             return
         self._created.extend((button, button.style))
-        row = self._widgets.HBox(
-            [self._status, button], layout=self._shared_layout, _dom_classes=("kagura-status-row",)
-        )
-        self._created.append(row)
-        self._bottom = row
-        self._root.children = (*self._root.children[:-1], row)
+        self._bottom = (self._status, button)
+        self._root.children = (*self._root.children, button)
 
     def _draw(self, stats: StreamStats | None) -> None:
         """Send what changed: newly finished blocks once, and the open tail."""

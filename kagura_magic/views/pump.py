@@ -116,6 +116,8 @@ def pump(stream: AsyncTextStream, view: View) -> Ending:
     drops it too; the answer would then simply go on. The note makes it stick.
     """
     interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return _pump(stream, view, interrupted)  # a background answer: SIGINT is not its own
 
     def noting(previous: Handler) -> Handler:
         def note_and_forward(signum: int, frame: FrameType | None) -> Any:

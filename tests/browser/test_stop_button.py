@@ -27,15 +27,12 @@ JS_LOOK = r"""
 (i) => {
   const out = window.__kagura.output(i);
   const button = out && out.querySelector('button.kagura-stop');
-  const row = out && out.querySelector('.kagura-status-row');
-  if (!button || !row) return null;
-  const b = button.getBoundingClientRect(), r = row.getBoundingClientRect();
-  const status = row.querySelector('.kagura-status');
-  const s = status ? status.getBoundingClientRect() : null;
-  return {buttonHeight: b.height, buttonTop: b.top, rowHeight: r.height, rowTop: r.top,
-          statusTop: s && s.top, statusHeight: s && s.height, statusText: status ? status.textContent : '',
-          label: button.textContent.trim(), title: button.title, tabIndex: button.tabIndex,
-          outputBottom: out.getBoundingClientRect().bottom};
+  const status = out && out.querySelector('.kagura-status');
+  if (!button || !status) return null;
+  const b = button.getBoundingClientRect(), s = status.getBoundingClientRect();
+  return {buttonHeight: b.height, buttonTop: b.top, buttonBottom: b.bottom, buttonLeft: b.left,
+          statusTop: s.top, statusBottom: s.bottom, statusHeight: s.height, statusText: status.textContent,
+          label: button.textContent.trim(), title: button.title, tabIndex: button.tabIndex};
 }
 """
 
@@ -61,6 +58,7 @@ def test_stop_from_the_keyboard_keeps_the_answer_and_the_next_cell_runs(
     assert look["label"] == "Stop" and look["title"], look
     assert look["tabIndex"] >= 0, "reachable with Tab"
     assert look["buttonHeight"] <= look["statusHeight"] + 2, f"taller than the status line: {look}"
+    assert abs(look["buttonBottom"] - look["statusBottom"]) <= 2, f"not on the status line: {look}"
 
     before = lab.page.evaluate("(i) => window.__kagura.readable(window.__kagura.output(i))", 1)
     button.focus()
