@@ -144,3 +144,28 @@ def test_bg_in_terminal_ipython_says_it_needs_a_notebook() -> None:
     shown = result.stdout + result.stderr
     assert "--bg needs a notebook frontend" in shown and "Traceback" not in shown, shown
     assert "hello" not in result.stdout, "nothing was asked"
+
+
+def test_a_kernel_shutdown_closes_a_background_answers_connection(openai_server: OpenAIServer) -> None:
+    """The answer's thread must neither keep the kernel alive nor leave the provider generating."""
+    openai_server.slow_delay = 0.05
+    own = Kernel(env={"OPENAI_API_KEY": "sk-kernel-test-1"})
+    try:
+        assert own.execute("%load_ext kagura_magic").status == "ok"
+        prompt = " ".join(f"word{i}" for i in range(400))
+        run = own.execute(f"%%agent --bg -m openai/trickle --api-base {openai_server.api_base}\n{prompt}")
+        assert run.status == "ok", run.error
+        deadline = time.monotonic() + 20
+        while "word10" not in texts_sent(own.addressed_to(run)) and time.monotonic() < deadline:
+            own.execute("import time; time.sleep(0.2)")
+        assert "word10" in texts_sent(own.addressed_to(run)), "it was streaming"
+        assert not openai_server.disconnected.is_set()
+        asked = time.monotonic()
+        own.manager.shutdown_kernel(now=False)  # a polite shutdown_request, as a frontend sends
+        assert not own.manager.is_alive(), "the kernel exited"
+        assert openai_server.disconnected.wait(5), "the connection was closed"
+        assert openai_server.disconnect_times[-1] - asked < 5
+    finally:
+        own.client.stop_channels()
+        if own.manager.is_alive():
+            own.manager.shutdown_kernel(now=True)
