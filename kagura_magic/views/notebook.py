@@ -204,13 +204,19 @@ class NotebookView(DisplayView):
         self._thoughts: BlockTree | None = None  # made when the model starts thinking
         self._thinking_section: Any = None
         self._calls: Any = None  # the tool-call cards, made when the first call arrives
-        self._bottom: tuple[Any, ...] = ()  # the status line, then the Stop button if there is one
+        # Shown from the start, with the spinner (a slow first token can be stopped too), and
+        # opened with the root: added later, it would cost one more children update.
+        self._stop: Callable[[], None] | None = None
+        self._stop_clicked = False
+        button = stop_button(widgets, self._stop_now, self._shared_layout)
+        if button is not None:
+            self._created.extend((button, button.style))
+        self._bottom: tuple[Any, ...] = (self._status,) if button is None else (self._status, button)
         self._root = widgets.VBox(
-            [self._style, self._answer.root, self._status],
+            [self._style, self._answer.root, *self._bottom],
             layout=self._shared_layout,
             _dom_classes=CONTAINER_CLASSES.split(),
         )
-        self._bottom = (self._status,)
         self._last_status = 0.0
         self.frames = 0
 
@@ -278,13 +284,16 @@ class NotebookView(DisplayView):
         self._root.children = (self._style, section, *self._root.children[1:])
 
     def offer_stop(self, stop: Callable[[], None]) -> None:
-        """A Stop button beside the status line, where a click can reach the busy kernel."""
-        button = stop_button(self._widgets, stop, self._shared_layout)
-        if button is None:
-            return
-        self._created.extend((button, button.style))
-        self._bottom = (self._status, button)
-        self._root.children = (*self._root.children, button)
+        """What the Stop button does (a click that came before it is acted on now)."""
+        self._stop = stop
+        if self._stop_clicked:
+            stop()
+
+    def _stop_now(self) -> None:
+        """The Stop button's click, on whatever thread delivered it (``views/_stop_button.py``)."""
+        self._stop_clicked = True
+        if self._stop is not None:
+            self._stop()
 
     def _draw(self, stats: StreamStats | None) -> None:
         """Send what changed: newly finished blocks once, and the open tail."""
