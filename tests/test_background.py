@@ -51,11 +51,15 @@ def settled(kernel: Kernel, execution: Execution) -> dict:
     return content
 
 
-def test_two_background_answers_stream_at_once_each_into_its_own_cell(kernel: Kernel) -> None:
-    kernel.execute("%agent reset")
+def test_two_background_answers_stream_at_once_each_into_its_own_cell(
+    kernel: Kernel, openai_server: OpenAIServer
+) -> None:
+    """Two models at two speeds: the local server (over HTTP) and the demo provider."""
+    openai_server.slow_delay = 0.03
+    kernel.execute("%agent reset\nimport os; os.environ['OPENAI_API_KEY'] = 'sk-kernel-test-1'")
     started = time.monotonic()
     run_a = kernel.execute(
-        f"%%agent --bg -m demo/echo --param tokens_per_second=120 -o a\n{ANSWER_A}", cell_id="bg-a"
+        f"%%agent --bg -m openai/slow --api-base {openai_server.api_base} -o a\n{ANSWER_A}", cell_id="bg-a"
     )
     run_b = kernel.execute(
         f"%%agent --bg -m demo/echo --param tokens_per_second=400 -o b\n{ANSWER_B}", cell_id="bg-b"
@@ -83,6 +87,21 @@ def test_two_background_answers_stream_at_once_each_into_its_own_cell(kernel: Ke
     assert history.index("Alpha answer") < history.index("Beta answer"), (
         "recorded in the order the cells ran, though the second ended first"
     )
+    kernel.execute("del os.environ['OPENAI_API_KEY']\n%agent reset")
+
+
+def test_the_background_setting_makes_every_cell_a_background_one(kernel: Kernel) -> None:
+    kernel.execute("%config AgentMagics.background = True")
+    try:
+        run = kernel.execute(
+            "%%agent -m demo/echo --param tokens_per_second=50 --no-history -o x\nhello there"
+        )
+        assert run.status == "ok", run.error
+        assert kernel.execute("print(type(x).__name__)").stdout.strip() == "BackgroundAnswer"
+        kernel.execute("%agent wait")
+        assert kernel.execute("print(x)").stdout.strip() == "hello there"
+    finally:
+        kernel.execute("%config AgentMagics.background = False")
 
 
 def test_a_background_failure_is_said_in_its_own_output_and_raises_nowhere(kernel: Kernel) -> None:
