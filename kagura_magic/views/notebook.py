@@ -51,6 +51,9 @@ from kagura_magic.views._stop_button import stop_button
 
 GROUP_SIZE = 8  # frozen widgets per box before nesting: a box's children list is re-sent on each change
 STATUS_INTERVAL = 1.0
+# Thinking is drawn at most every other frame (15 a second): it is glanced at, not read
+# word by word as the answer is, and each draw re-sends its open tail (benchmarks/kernel_stream.py).
+THOUGHT_INTERVAL = 2 * MIN_FRAME_INTERVAL
 
 LIVE_CSS = """
 /* Live, the answer is boxes of HTMLMath widgets, settled one <div>: as plain blocks,
@@ -218,6 +221,7 @@ class NotebookView(DisplayView):
             _dom_classes=CONTAINER_CLASSES.split(),
         )
         self._last_status = 0.0
+        self._last_thought = 0.0
         self.frames = 0
 
     def _block(self, value: str) -> Any:
@@ -298,8 +302,13 @@ class NotebookView(DisplayView):
     def _draw(self, stats: StreamStats | None) -> None:
         """Send what changed: newly finished blocks once, and the open tail."""
         started = time.monotonic()
+        thought_behind = False
         if self._thoughts is not None and self.thinking is not None and self._thinking_now():
-            self._thoughts.draw(self.thinking)
+            if started - self._last_thought >= THOUGHT_INTERVAL:
+                self._thoughts.draw(self.thinking)
+                self._last_thought = started
+            else:
+                thought_behind = True  # drawn by the next frame
         self._answer.draw(self.stream)
         if self._calls is not None:
             cards = self._calls_html()
@@ -312,7 +321,7 @@ class NotebookView(DisplayView):
         elif stats is not None and started - self._last_status >= STATUS_INTERVAL:
             self._last_status = started
             self._status.value = status_html(f"{self.label} · streaming · {self._pieces_seen} tokens")
-        self._dirty = False
+        self._dirty = thought_behind
         self.frames += 1
         self._last_frame = time.monotonic()
         # Adapt: if rendering and sending took a while, slow down rather than
