@@ -323,18 +323,23 @@ class AgentMagics(Magics):
         try:
             stream = call_llm_stream(self._messages(request, key), request.config)
         except AgentError as error:
-            view.settle(answer.judge(Ending(""), model=model, stats=None))
+            view.settle(answer.judge(Ending("", error=error), model=model, stats=None))
             raise CellFailed(str(error)) from None
         if request.chat is not None:  # its place in the conversation is the order the cells ran
             self.chats.setdefault(request.chat, Conversation()).reserve(key)
         shell = self.shell
 
-        def ended(handle: background.BackgroundAnswer, outcome: Outcome) -> None:
-            # -o VAR: the value replaces the handle (unless VAR was set meanwhile); a failed answer
-            # leaves the handle, whose result() says what went wrong.
-            kept = outcome.ok or outcome.status == "stopped"
-            if kept and request.out and shell is not None and shell.user_ns.get(request.out) is handle:
+        def replace_handle(handle: background.BackgroundAnswer) -> None:
+            """-o VAR: once ended, the value replaces the handle (unless VAR was set meanwhile);
+            a failed answer leaves the handle, whose result() says what went wrong."""
+            outcome = handle.outcome
+            if outcome is None or not (outcome.ok or outcome.status == "stopped"):
+                return
+            if request.out and shell is not None and shell.user_ns.get(request.out) is handle:
                 shell.user_ns[request.out] = outcome.value
+
+        def ended(handle: background.BackgroundAnswer, outcome: Outcome) -> None:
+            replace_handle(handle)
             self._remember(request, key, model, outcome)
 
         handle = background.start(
@@ -351,6 +356,7 @@ class AgentMagics(Magics):
         )
         if request.out and shell is not None:
             shell.user_ns[request.out] = handle
+            replace_handle(handle)  # an answer that ended already (at once, or failing fast)
 
     # -- subcommands ---------------------------------------------------------------------
     def _cmd_help(self, _rest: str) -> None:

@@ -188,3 +188,14 @@ def test_a_kernel_shutdown_closes_a_background_answers_connection(openai_server:
         own.client.stop_channels()
         if own.manager.is_alive():
             own.manager.shutdown_kernel(now=True)
+
+
+def test_an_answer_that_ends_at_once_still_replaces_its_handle(kernel: Kernel) -> None:
+    """The thread may end before the cell has stored the handle: -o must still get the value."""
+    for attempt in range(5):
+        run = kernel.execute(
+            f"%%agent --bg -m demo/echo --param tokens_per_second=0 --no-history -o quick\nhi {attempt}"
+        )
+        assert run.status == "ok", run.error
+        kernel.execute("%agent wait")
+        assert kernel.execute("print(repr(quick))").stdout.strip() == repr(f"hi {attempt}")
