@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -117,3 +118,41 @@ def test_a_views_stop_from_another_thread_ends_the_answer_as_stopped(openai_serv
     assert openai_server.disconnect_times[-1] - stopped_at[0] < 1.0, "the provider saw the close at once"
     assert ended_in < 1.0, f"the reading thread woke {ended_in:.2f} s after the stop"
     assert outcome.text == "".join(view.pieces) and TEXT.startswith(outcome.text) and len(view.pieces) < 50
+
+
+async def test_a_views_stop_ends_an_async_pump_from_another_thread() -> None:
+    """``show_stream``'s pump: the Stop button's click may come on ipykernel's own thread."""
+    from collections.abc import AsyncIterator
+
+    from kagura_magic.views.pump import apump
+
+    async def slow_words() -> AsyncIterator[str]:
+        for index in range(200):
+            await asyncio.sleep(0.02)
+            yield f"w{index} "
+
+    view = _RecordingView()
+
+    def stop_soon() -> None:
+        while len(view.pieces) < 5:
+            time.sleep(0.01)
+        view.stop()
+
+    threading.Thread(target=stop_soon, daemon=True).start()
+    ending = await apump(slow_words(), _TextView(view))
+    assert ending.stopped and not ending.interrupted and ending.error is None
+    assert 5 <= len(view.pieces) < 30, "stopped soon after the click"
+
+
+class _TextView:
+    """A recording view with the ``text`` property ``apump`` reads."""
+
+    def __init__(self, inner: _RecordingView) -> None:
+        self._inner = inner
+
+    @property
+    def text(self) -> str:
+        return "".join(self._inner.pieces)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

@@ -215,13 +215,33 @@ async def apump(pieces: AsyncIterator[str], view: View) -> Ending:
     the next piece no longer than the view's next frame. Cancellation (a
     kernel interrupt of an awaiting cell) ends it as an interrupt; anything
     the iterator raises is returned for the caller to re-raise after the
-    view has settled with what arrived.
+    view has settled with what arrived. The view's stop (the Stop button)
+    cancels the wait from whatever thread it comes on, and ends it as stopped.
     """
     stats = getattr(pieces, "stats", None)
     iterator = pieces.__aiter__()
     next_piece: asyncio.Future[str] | None = None
+    loop = asyncio.get_running_loop()
+    stopped = threading.Event()
+
+    def cancel_the_wait() -> None:
+        _cancel(next_piece)
+
+    def stop() -> None:
+        """The view's stop, from any thread: cut our stream's sockets, end the wait on the loop."""
+        if stopped.is_set():
+            return
+        stopped.set()
+        interrupt = getattr(pieces, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
+        loop.call_soon_threadsafe(cancel_the_wait)
+
+    view.offer_stop(stop)
     try:
         while True:
+            if stopped.is_set():
+                raise asyncio.CancelledError
             if next_piece is None:
                 next_piece = asyncio.ensure_future(iterator.__anext__())
             done, _ = await asyncio.wait({next_piece}, timeout=view.due_in())
@@ -238,6 +258,8 @@ async def apump(pieces: AsyncIterator[str], view: View) -> Ending:
     except (asyncio.CancelledError, KeyboardInterrupt) as exc:
         _cancel(next_piece)
         view.flush(stats)
+        if stopped.is_set():
+            return Ending(view.text, tool_calls=_calls_of(pieces), stopped=True)
         return Ending(view.text, error=exc, interrupted=True, tool_calls=_calls_of(pieces))
     except Exception as exc:
         _cancel(next_piece)
