@@ -36,7 +36,7 @@ from kagura_magic.templating import render_template
 if TYPE_CHECKING:
     from kagura_magic.views import Outcome, View
 
-SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix", "wait", "stop")
+SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix", "wait", "stop", "estimate")
 
 DEFAULT_CHAT = "default"
 SETTINGS = settings.TRAIT_NAMES  # the %config AgentMagics.<name> settings, declared in settings.py
@@ -91,6 +91,7 @@ class Request:
     output_format: str
     out: str | None
     background: bool = False  # --bg: return at once, stream on a thread (background.py)
+    dry_run: bool = False  # --dry-run: show what would be sent (estimate.py), send nothing
 
 
 @magics_class
@@ -161,6 +162,7 @@ class AgentMagics(Magics):
           %agent fix                     explain the last failing cell, offer a fix
           %agent wait                    wait until every background answer (--bg) ended
           %agent stop                    stop every background answer
+          %agent estimate [options] PROMPT   what it would send and cost (as --dry-run)
 
         {{ expression }} in the prompt is replaced by its value from the notebook
         (In[n], Out[n], Err[-1], cell(n) and any variable; large values are
@@ -217,6 +219,7 @@ class AgentMagics(Magics):
             output_format=args.format or self.default_format,
             out=args.out,
             background=self.background or args.bg,
+            dry_run=args.dry_run,
         )
 
     def _config(self, args: Any) -> LLMConfig:
@@ -247,16 +250,32 @@ class AgentMagics(Magics):
         return model, max(_history_budget(model, config.max_tokens) - llm.count_tokens(model, current), 0)
 
     def _messages(self, request: Request, key: str) -> list[Message]:
+        return self._planned_messages(request, key)[0]
+
+    def _planned_messages(self, request: Request, key: str) -> tuple[list[Message], int]:
+        """What the cell sends (system prompt, the history that fits, the prompt) and how many
+        earlier exchanges were left out to fit."""
         from kagura_magic import llm
 
         current = llm.build_messages(request.prompt, request.config.system_prompt)
         chat = self.chats.get(request.chat) if request.chat else None
         if chat is None or not len(chat):
-            return current
+            return current, 0
         model, budget = self._budget(request.config, current)
-        history, _dropped = chat.history_for(key, budget, lambda messages: llm.count_tokens(model, messages))
+        history, dropped = chat.history_for(key, budget, lambda messages: llm.count_tokens(model, messages))
         system = [m for m in current if m["role"] == "system"]
-        return [*system, *history, *(m for m in current if m["role"] != "system")]
+        return [*system, *history, *(m for m in current if m["role"] != "system")], dropped
+
+    def _estimate(self, request: Request) -> None:
+        """--dry-run: show what would be sent, counted and priced; send nothing."""
+        from IPython.display import display
+
+        from kagura_magic import estimate
+
+        key = exchange_key(self._cell_id(), request.prompt)
+        messages, dropped = self._planned_messages(request, key)
+        result = estimate.estimate(request.config.resolved_model(), messages, dropped)
+        display(estimate.bundle(result), raw=True)  # type: ignore[no-untyped-call]
 
     def _ask(self, request: Request) -> None:
         """Stream the answer into the view for this frontend; end the cell as the outcome says."""
@@ -264,6 +283,9 @@ class AgentMagics(Magics):
         from kagura_magic.llm import call_llm_stream, litellm_ready, preflight
         from kagura_magic.views import make_view
 
+        if request.dry_run:
+            self._estimate(request)
+            return
         key = exchange_key(self._cell_id(), request.prompt)
         model = request.config.resolved_model()
         if litellm_ready():  # else the stream checks it; the spinner must not wait for an import
@@ -371,6 +393,17 @@ class AgentMagics(Magics):
         if words:
             raise UsageError(f"unexpected {rest!r}: use --chat NAME or nothing")
         return DEFAULT_CHAT
+
+    def _cmd_estimate(self, rest: str) -> None:
+        args = self._parse(rest)
+        body = " ".join(args.prompt)
+        if not body.strip():
+            raise UsageError(f"no prompt: %agent estimate [options] PROMPT.\n{self._usage()}")
+        try:
+            request = self._request(args, body)
+        except AgentError as error:
+            raise CellFailed(str(error)) from None
+        self._estimate(request)
 
     def _cmd_wait(self, rest: str) -> None:
         from kagura_magic import background

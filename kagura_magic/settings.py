@@ -240,6 +240,15 @@ SETTINGS: tuple[Setting, ...] = (
         option_help="send the text as is, without `{{ }}` rendering",
     ),
     Setting(
+        "dry_run",
+        bool,
+        False,
+        "show what the cell would send (every message, its tokens, the context window, the input "
+        "cost) and send nothing",
+        flags=("--dry-run",),
+        trait=False,
+    ),
+    Setting(
         "background",
         bool,
         False,

@@ -139,7 +139,17 @@ def test_magic_options_are_the_declarations_and_spelt_as_before() -> None:
     assert options == declared
     spelt = {flag for flags in options.values() for flag in flags}
     before = {"-m", "--model", "--system", "--temperature", "--max-tokens", "--api-base", "--param"}
-    before |= {"-f", "--format", "-o", "--out", "--chat", "--no-history", "--no-template", "--bg"}
+    before |= {
+        "-f",
+        "--format",
+        "-o",
+        "--out",
+        "--chat",
+        "--no-history",
+        "--no-template",
+        "--bg",
+        "--dry-run",
+    }
     assert spelt == before | {"--timeout", "--reasoning-effort"}
     for setting in settings.SETTINGS:
         assert not setting.flags or setting.usage() in settings.usage_line()

@@ -162,6 +162,11 @@ def cost(model: str, prompt_tokens: int | None, completion_tokens: int | None) -
     return float(prompt_cost) + float(completion_cost)
 
 
+def input_cost(model: str, prompt_tokens: int) -> float | None:
+    """USD for sending ``prompt_tokens`` to ``model``, before any answer; None when unpriced."""
+    return cost(model, prompt_tokens, 0)
+
+
 def count_text_tokens(model: str, text: str) -> int | None:
     """Tokens ``text`` takes for ``model``; None when litellm's tokenizer fails."""
     try:
@@ -173,12 +178,18 @@ def count_text_tokens(model: str, text: str) -> int | None:
 # -- token budgets (used to trim conversation history) ----------------------------------
 def context_window(model: str) -> int:
     """Input tokens the model accepts; a conservative default when litellm doesn't know."""
+    return known_context_window(model) or DEFAULT_CONTEXT_WINDOW
+
+
+def known_context_window(model: str) -> int | None:
+    """Input tokens the model accepts, as litellm knows them; None when it does not."""
     lit = load_litellm()
     try:
         info = lit.get_model_info(model)
     except Exception:
-        return DEFAULT_CONTEXT_WINDOW
-    return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_CONTEXT_WINDOW)
+        return None
+    window = info.get("max_input_tokens") or info.get("max_tokens")
+    return int(window) if window else None
 
 
 def count_tokens(model: str, messages: list[Message]) -> int:
