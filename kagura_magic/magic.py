@@ -32,11 +32,12 @@ from kagura_magic.errors import AgentError
 from kagura_magic.history import ANSWER_ROOM, Conversation, Exchange, exchange_key
 from kagura_magic.llm import UNENCODABLE_NOTE, Message, whole_characters
 from kagura_magic.templating import render_template
+from kagura_magic.usage import Ledger, budget_refusal
 
 if TYPE_CHECKING:
     from kagura_magic.views import Outcome, View
 
-SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix", "wait", "stop", "estimate")
+SUBCOMMANDS = ("help", "history", "reset", "models", "config", "fix", "wait", "stop", "estimate", "usage")
 
 DEFAULT_CHAT = "default"
 SETTINGS = settings.TRAIT_NAMES  # the %config AgentMagics.<name> settings, declared in settings.py
@@ -108,6 +109,7 @@ class AgentMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.chats: dict[str, Conversation] = {DEFAULT_CHAT: Conversation()}
+        self.usage = Ledger()
         self.sources: dict[str, str] = {}
         self.settings_problems: list[str] = []
         self._apply_user_settings()
@@ -163,6 +165,7 @@ class AgentMagics(Magics):
           %agent wait                    wait until every background answer (--bg) ended
           %agent stop                    stop every background answer
           %agent estimate [options] PROMPT   what it would send and cost (as --dry-run)
+          %agent usage                   calls, tokens and cost so far, by model and by chat
 
         {{ expression }} in the prompt is replaced by its value from the notebook
         (In[n], Out[n], Err[-1], cell(n) and any variable; large values are
@@ -266,6 +269,20 @@ class AgentMagics(Magics):
         system = [m for m in current if m["role"] == "system"]
         return [*system, *history, *(m for m in current if m["role"] != "system")], dropped
 
+    def _check_budget(self, request: Request, key: str, model: str) -> None:
+        """With ``budget`` set: refuse a cell whose input alone would pass what is left of it."""
+        if self.budget is None:
+            return
+        from kagura_magic import llm
+
+        messages = self._messages(request, key)
+        input_cost = llm.input_cost(model, llm.count_tokens(model, messages))
+        refusal = budget_refusal(self.budget, self.usage.spent, input_cost)
+        if refusal is not None:
+            raise CellFailed(refusal)
+        if input_cost is None:
+            print(f"budget: litellm has no price for {model}; this cell is not counted against it.")
+
     def _estimate(self, request: Request) -> None:
         """--dry-run: show what would be sent, counted and priced; send nothing."""
         from IPython.display import display
@@ -288,6 +305,7 @@ class AgentMagics(Magics):
             return
         key = exchange_key(self._cell_id(), request.prompt)
         model = request.config.resolved_model()
+        self._check_budget(request, key, model)
         if litellm_ready():  # else the stream checks it; the spinner must not wait for an import
             try:
                 preflight(request.config)
@@ -310,6 +328,7 @@ class AgentMagics(Magics):
             model=model,
             output_format=request.output_format,
         )
+        self.usage.add(outcome.stats, request.chat)  # billed whatever the ending
         if not outcome.ok and outcome.status != "stopped":
             # The settled output keeps what arrived; the cell's error line says what happened.
             raise CellFailed(outcome.message or "No answer.", interrupted=outcome.status == "interrupted")
@@ -361,6 +380,7 @@ class AgentMagics(Magics):
                 shell.user_ns[request.out] = outcome.value
 
         def ended(handle: background.BackgroundAnswer, outcome: Outcome) -> None:
+            self.usage.add(outcome.stats, request.chat)
             replace_handle(handle)
             self._remember(request, key, model, outcome)
 
@@ -404,6 +424,11 @@ class AgentMagics(Magics):
         except AgentError as error:
             raise CellFailed(str(error)) from None
         self._estimate(request)
+
+    def _cmd_usage(self, rest: str) -> None:
+        if rest.strip():
+            raise UsageError(f"unexpected {rest!r}: %agent usage takes nothing")
+        print(self.usage.report(self.budget))
 
     def _cmd_wait(self, rest: str) -> None:
         from kagura_magic import background

@@ -240,6 +240,14 @@ SETTINGS: tuple[Setting, ...] = (
         option_help="send the text as is, without `{{ }}` rendering",
     ),
     Setting(
+        "budget",
+        float,
+        None,
+        "USD for this session: a cell whose estimated input cost would pass what is left is not "
+        "sent (`%agent usage` shows what was spent)",
+        minimum=0,
+    ),
+    Setting(
         "dry_run",
         bool,
         False,

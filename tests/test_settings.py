@@ -119,6 +119,7 @@ def test_traits_are_the_names_types_and_defaults_of_before() -> None:
         "warm_up": True,
         "show_thinking": True,
         "background": False,
+        "budget": None,
         "remote_images": False,
         "reasoning_effort": None,
         "view": "auto",
