@@ -3,9 +3,10 @@
 ``Err[n]`` is the traceback text of the error cell ``n`` raised, captured by
 a ``post_run_cell`` hook; ``Err[-1]`` is the latest. ``cell(n)`` is cell
 ``n``'s source (``cell(-1)`` the previous one). Values rendered into a prompt
-are summarised to a bounded size: a DataFrame becomes its shape, columns and
-first rows, a long list its first items, each with a note saying it was cut,
-so ``{{ df }}`` never sends a million rows to a model.
+are summarised to a bounded size by type (``kagura_magic.summaries``): a
+DataFrame becomes its shape, schema and first and last rows, a long list its
+first items, each with a note saying what was cut, so ``{{ df }}`` never sends
+a million rows to a model.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import re
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from kagura_magic import summaries
+from kagura_magic.summaries import MAX_CHARS as MAX_CHARS
+from kagura_magic.summaries import MAX_ITEMS as MAX_ITEMS
+
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
-MAX_CHARS = 4000
-MAX_ITEMS = 50
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -141,38 +144,9 @@ def install(shell: InteractiveShell, ignore: tuple[type[BaseException], ...] = (
 
 
 def summarise(value: Any, limit: int = MAX_CHARS) -> str:
-    """A prompt-sized text for ``value``, with a note when something was cut."""
-    if isinstance(value, str):
-        return _cut(value, limit)
-    shape = getattr(value, "shape", None)
-    if shape is not None and hasattr(value, "head") and hasattr(value, "to_string"):
-        return _summarise_frame(value, limit)
-    if isinstance(value, list | tuple | set | frozenset | dict) and len(value) > MAX_ITEMS:
-        return _summarise_collection(value, limit)
-    return _cut(repr(value), limit)
+    """A prompt-sized text for ``value``, at most ``limit`` characters, with a note when something was cut.
 
-
-def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n… [cut: showing {limit:,} of {len(text):,} characters]"
-
-
-def _summarise_frame(frame: Any, limit: int) -> str:
-    rows = frame.shape[0] if frame.shape else 0
-    head = frame.head(10).to_string()
-    columns = getattr(frame, "columns", None)
-    described = f"{type(frame).__name__} with shape {tuple(frame.shape)}"
-    if columns is not None:
-        described += f", columns {list(columns)[:MAX_ITEMS]}"
-    note = f"\n… [cut: first 10 of {rows:,} rows]" if rows > 10 else ""
-    return _cut(f"{described}\n{head}{note}", limit)
-
-
-def _summarise_collection(value: Any, limit: int) -> str:
-    items = list(value.items() if isinstance(value, dict) else value)
-    shown = items[:MAX_ITEMS]
-    body = repr(dict(shown) if isinstance(value, dict) else shown)
-    return _cut(
-        f"{body}\n… [cut: first {MAX_ITEMS} of {len(items):,} items of a {type(value).__name__}]", limit
-    )
+    Kept here, where templates have always found it; the summaries by type
+    (frames, arrays, errors, collections) live in :mod:`kagura_magic.summaries`.
+    """
+    return summaries.summarise(value, limit)
