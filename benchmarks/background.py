@@ -149,16 +149,8 @@ def settle_time(kernel: Kernel, execution: Execution) -> float:
 
 def settled_text(kernel: Kernel, execution: Execution) -> str | None:
     """The text/plain of the last bundle shown for the display the cell opened (from any request)."""
-    displays = [m for m in execution.of_type("display_data") if m["content"].get("transient")]
-    if not displays:
-        return None
-    display_id = displays[0]["content"]["transient"]["display_id"]
-    content = displays[0]["content"]
-    for message in kernel.everything:
-        transient = message["content"].get("transient") or {}
-        if message["msg_type"] == "update_display_data" and transient.get("display_id") == display_id:
-            content = message["content"]
-    return str(content["data"].get("text/plain"))
+    content = kernel.settled_display(execution)
+    return None if content is None else str(content["data"].get("text/plain"))
 
 
 @dataclass

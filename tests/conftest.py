@@ -1,4 +1,4 @@
-"""Shared fixtures: a local OpenAI-compatible server and a key-free environment."""
+"""Shared fixtures: a local OpenAI-compatible server, a real kernel, a key-free environment."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.kernel_client import Kernel, loaded_kernel
 from tests.openai_server import OpenAIServer
 
 # Tests never reach a real provider: strip any keys the developer has set.
@@ -42,6 +43,13 @@ def openai_server(_server: OpenAIServer) -> OpenAIServer:
     _server.stall_seconds = 5.0
     _server.answer = ""
     return _server
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    """One real kernel per test module, the extension loaded."""
+    with loaded_kernel() as k:
+        yield k
 
 
 @pytest.fixture

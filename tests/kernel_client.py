@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import queue
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,9 +129,35 @@ class Kernel:
             msg_id=execution.msg_id,
         )
 
+    def settled_display(self, execution: Execution) -> dict[str, Any] | None:
+        """The bundle shown last for the display ``execution`` opened, with every update read so
+        far applied, whichever request it came with (a background answer settles later)."""
+        displays = [m for m in execution.of_type("display_data") if m["content"].get("transient")]
+        if not displays:
+            return None
+        display_id = displays[0]["content"]["transient"]["display_id"]
+        content = displays[0]["content"]
+        for message in self.everything:
+            transient = message["content"].get("transient") or {}
+            if message["msg_type"] == "update_display_data" and transient.get("display_id") == display_id:
+                content = message["content"]
+        return content
+
     def interrupt(self) -> None:
         self.manager.interrupt_kernel()
 
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+@contextmanager
+def loaded_kernel(env: dict[str, str] | None = None) -> Iterator[Kernel]:
+    """A kernel with ``%load_ext kagura_magic`` done, shut down afterwards."""
+    kernel = Kernel(env)
+    try:
+        setup = kernel.execute("%load_ext kagura_magic")
+        assert setup.status == "ok", setup.error
+        yield kernel
+    finally:
+        kernel.shutdown()

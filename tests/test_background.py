@@ -8,24 +8,12 @@ ended, are checked against the cell they are addressed to.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from tests.kernel_client import Execution, Kernel
 from tests.openai_server import OpenAIServer
 
 ANSWER_A = "Alpha answer. " + " ".join(f"alpha{i}" for i in range(120))
 ANSWER_B = "Beta answer. " + " ".join(f"beta{i}" for i in range(60))
-
-
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Kernel]:
-    k = Kernel()
-    setup = k.execute("%load_ext kagura_magic")
-    assert setup.status == "ok", setup.error
-    yield k
-    k.shutdown()
 
 
 def texts_sent(execution: Execution) -> str:
@@ -40,14 +28,8 @@ def texts_sent(execution: Execution) -> str:
 
 def settled(kernel: Kernel, execution: Execution) -> dict:
     """The last bundle shown for the display the cell opened (updates applied, from any request)."""
-    displays = [m for m in execution.of_type("display_data") if m["content"].get("transient")]
-    assert displays, "the cell opened a display"
-    display_id = displays[0]["content"]["transient"]["display_id"]
-    content = displays[0]["content"]
-    for message in kernel.everything:
-        transient = message["content"].get("transient") or {}
-        if message["msg_type"] == "update_display_data" and transient.get("display_id") == display_id:
-            content = message["content"]
+    content = kernel.settled_display(execution)
+    assert content is not None, "the cell opened a display"
     return content
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kagura_magic import estimate
@@ -42,14 +40,6 @@ def test_the_estimate_shows_every_message_escaped() -> None:
     )
     assert "<script>alert(1)</script> and **bold**" in shown["text/plain"], "the exact text, in full"
     assert shown["text/plain"].startswith("Dry run: nothing was sent to demo/echo.")
-
-
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Kernel]:
-    k = Kernel()
-    assert k.execute("%load_ext kagura_magic").status == "ok"
-    yield k
-    k.shutdown()
 
 
 def test_a_dry_run_sends_nothing_and_shows_the_history_it_would_send(

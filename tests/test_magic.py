@@ -9,7 +9,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -41,15 +41,6 @@ ANSWER = textwrap.dedent(
     > Keep the test set untouched until the end.
     """
 )
-
-
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Kernel]:
-    k = Kernel()
-    setup = k.execute("%load_ext kagura_magic")
-    assert setup.status == "ok", setup.error
-    yield k
-    k.shutdown()
 
 
 def agent_cell(options: str, body: str) -> str:

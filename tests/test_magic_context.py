@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel_client import Execution, Kernel
+from tests.kernel_client import Execution, Kernel, loaded_kernel
 from tests.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.slow  # a real kernel per module, and some tests start their own
@@ -18,10 +18,8 @@ ECHO = "-m demo/echo --param tokens_per_second=0"
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    k = Kernel(env={"KAGURA_CONFIG": "/nonexistent/kagura.toml"})
-    assert k.execute("%load_ext kagura_magic").status == "ok"
-    yield k
-    k.shutdown()
+    with loaded_kernel(env={"KAGURA_CONFIG": "/nonexistent/kagura.toml"}) as k:
+        yield k
 
 
 def set_next_input(execution: Execution) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 
 from kagura_magic.llm import StreamStats
 from kagura_magic.usage import Ledger, budget_refusal
-from tests.kernel_client import Kernel
+from tests.kernel_client import Kernel, loaded_kernel
 from tests.openai_server import _PIECE, OpenAIServer, _last_user_text, _usage
 
 # litellm's own price list, extended the way a user would for a self-hosted model.
@@ -50,10 +50,8 @@ def test_a_budget_refuses_only_what_would_pass_it() -> None:
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    k = Kernel(env={"OPENAI_API_KEY": "sk-kernel-test-1"})
-    assert k.execute("%load_ext kagura_magic").status == "ok"
-    yield k
-    k.shutdown()
+    with loaded_kernel(env={"OPENAI_API_KEY": "sk-kernel-test-1"}) as k:
+        yield k
 
 
 def test_usage_and_budget_in_a_kernel(kernel: Kernel, openai_server: OpenAIServer) -> None:
