@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -181,8 +182,6 @@ def wait_for(answers: list[BackgroundAnswer], timeout: float | None = None) -> b
 
     Waits in short steps, so a kernel interrupt (``KeyboardInterrupt``) ends the wait.
     """
-    import time
-
     deadline = None if timeout is None else time.monotonic() + timeout
     for answer in answers:
         while not answer._ended.wait(WAIT_STEP):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kagura_magic.llm import Message
+from kagura_magic.usage import usd
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def summary_line(result: Estimate) -> str:
     else:
         line += " (litellm does not know this model's context window)"
     if result.input_cost is not None:
-        line += f"; input cost {_usd(result.input_cost)}"
+        line += f"; input cost {usd(result.input_cost)}"
     else:
         line += "; no price for this model in litellm's list"
     if result.dropped:
@@ -94,11 +95,3 @@ def _content_text(message: Message) -> str:
                 parts.append(f"[{part.get('type', 'part') if isinstance(part, dict) else 'part'}]")
         return "\n".join(parts)
     return str(content)
-
-
-def _usd(amount: float) -> str:
-    if amount == 0:
-        return "$0.00"
-    if amount < 0.0001:
-        return "under $0.0001"
-    return f"${amount:.4f}" if amount < 0.01 else f"${amount:.2f}"

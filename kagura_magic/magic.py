@@ -187,11 +187,7 @@ class AgentMagics(Magics):
             )
         if not body.strip():
             raise UsageError(f"no prompt: write it in the cell below %%agent.\n{self._usage()}")
-        try:
-            request = self._request(args, body)
-        except AgentError as error:
-            raise CellFailed(str(error)) from None
-        self._ask(request)
+        self._ask(self._cell_request(args, body))
 
     # -- steps ---------------------------------------------------------------------------
     def _parse(self, line: str) -> Any:
@@ -207,6 +203,13 @@ class AgentMagics(Magics):
 
     def _usage(self) -> str:
         return settings.usage_line()
+
+    def _cell_request(self, args: Any, body: str) -> Request:
+        """``_request``, a bad value in it (a template, a setting) ending the cell in one line."""
+        try:
+            return self._request(args, body)
+        except AgentError as error:
+            raise CellFailed(str(error)) from None
 
     def _request(self, args: Any, body: str) -> Request:
         config = self._config(args)
@@ -419,11 +422,7 @@ class AgentMagics(Magics):
         body = " ".join(args.prompt)
         if not body.strip():
             raise UsageError(f"no prompt: %agent estimate [options] PROMPT.\n{self._usage()}")
-        try:
-            request = self._request(args, body)
-        except AgentError as error:
-            raise CellFailed(str(error)) from None
-        self._estimate(request)
+        self._estimate(self._cell_request(args, body))
 
     def _cmd_usage(self, rest: str) -> None:
         if rest.strip():

@@ -76,15 +76,24 @@ class Ledger:
                 total.estimated = total.estimated or tally.estimated
         lines += [
             "",
-            f"Session total: {total.calls} call{'s' if total.calls != 1 else ''}, {_usd(total.cost)}",
+            f"Session total: {total.calls} call{'s' if total.calls != 1 else ''}, {usd(total.cost)}",
         ]
         if total.unpriced_calls:
             lines[-1] += f" ({total.unpriced_calls} without a price in litellm's list, not counted)"
         if budget is not None:
-            lines.append(f"Budget: {_usd(budget)}, {_usd(max(budget - total.cost, 0.0))} left.")
+            lines.append(f"Budget: {usd(budget)}, {usd(max(budget - total.cost, 0.0))} left.")
         if total.estimated:
             lines.append("~: some counts are litellm's estimate (the provider reported no usage).")
         return "\n".join(lines)
+
+
+def usd(amount: float) -> str:
+    """Dollars as the estimate and the usage table show them (tiny amounts not as $0.0000)."""
+    if amount == 0:
+        return "$0.00"
+    if amount < 0.0001:
+        return "under $0.0001"
+    return f"${amount:.4f}" if amount < 0.01 else f"${amount:.2f}"
 
 
 def budget_refusal(budget: float | None, spent: float, input_cost: float | None) -> str | None:
@@ -95,8 +104,8 @@ def budget_refusal(budget: float | None, spent: float, input_cost: float | None)
     if input_cost <= left:
         return None
     return (
-        f"Not sent: this request's input alone would cost about {_usd(input_cost)}, and "
-        f"{_usd(max(left, 0.0))} of the {_usd(budget)} budget is left "
+        f"Not sent: this request's input alone would cost about {usd(input_cost)}, and "
+        f"{usd(max(left, 0.0))} of the {usd(budget)} budget is left "
         f"(%agent usage shows what was spent).\n"
         "Raise it with %config AgentMagics.budget = …, or shorten the prompt or the history (--no-history)."
     )
@@ -108,14 +117,8 @@ def _table(title: str, tallies: dict[str, Tally]) -> list[str]:
     rows = [head, "-" * len(head)]
     for name, tally in sorted(tallies.items()):
         mark = "~" if tally.estimated else " "
-        cost = _usd(tally.cost) if tally.calls > tally.unpriced_calls else "no price"
+        cost = usd(tally.cost) if tally.calls > tally.unpriced_calls else "no price"
         counts = f"{tally.input_tokens:>8,}{mark}  {tally.output_tokens:>8,}{mark}"
         tokens = f"{counts}  {tally.reasoning_tokens:>9,}"
         rows.append(f"{name:<{width}}  {tally.calls:>5}  {tokens}  {cost:>9}")
     return rows
-
-
-def _usd(amount: float) -> str:
-    if amount == 0:
-        return "$0.00"
-    return f"${amount:.4f}" if amount < 0.01 else f"${amount:.2f}"
