@@ -18,6 +18,7 @@ _ERRORS = (
     "AgentError",
     "ConfigurationError",
     "TemplateError",
+    "ImageError",
     "FormatError",
     "MissingAPIKeyError",
     "AuthenticationError",
@@ -47,6 +48,8 @@ _EXPORTS = {
     "call_llm_stream_sync": "kagura_magic.llm",
     "agent": "kagura_magic.decorators",
     "show_stream": "kagura_magic.answer",
+    "image": "kagura_magic.images",
+    "PromptImage": "kagura_magic.images",
     **dict.fromkeys(_ERRORS, "kagura_magic.errors"),
 }
 
@@ -57,6 +60,7 @@ __all__ = [
     "ConfigurationError",
     "ContextWindowError",
     "FormatError",
+    "ImageError",
     "IncompleteStreamError",
     "LLMConfig",
     "LLMConnectionError",
@@ -64,6 +68,7 @@ __all__ = [
     "LLMTimeoutError",
     "MissingAPIKeyError",
     "PermissionDeniedError",
+    "PromptImage",
     "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
@@ -80,6 +85,7 @@ __all__ = [
     "call_llm",
     "call_llm_stream",
     "call_llm_stream_sync",
+    "image",
     "load_ipython_extension",
     "show_stream",
     "unload_ipython_extension",
@@ -95,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         ConfigurationError,
         ContextWindowError,
         FormatError,
+        ImageError,
         IncompleteStreamError,
         LLMConnectionError,
         LLMTimeoutError,
@@ -107,6 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         TemplateError,
         UnknownModelError,
     )
+    from kagura_magic.images import PromptImage, image
     from kagura_magic.llm import (
         AsyncTextStream,
         LLMResponse,

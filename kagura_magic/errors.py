@@ -58,6 +58,11 @@ class TemplateError(AgentError):
     """A ``{{ }}`` prompt template could not be rendered."""
 
 
+class ImageError(AgentError):
+    """A picture for the prompt cannot be sent: unreadable, too large without Pillow, or the model
+    takes no images."""
+
+
 class MissingAPIKeyError(AgentError):
     """The provider needs a key that is not in the environment."""
 

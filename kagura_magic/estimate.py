@@ -2,7 +2,7 @@
 
 The messages are the ones the cell would send (the system prompt, the
 conversation as it would be trimmed for this model, the prompt with its
-``{{ }}`` filled in), counted by litellm's tokenizer for that model, set
+``{{ }}`` filled in, each picture shown by its size), counted by litellm's tokenizer for that model, set
 against the model's context window, and priced from litellm's price list.
 Nothing is sent, so no API key is needed; a model litellm does not know is
 counted with its default tokenizer and shown without a price.
@@ -14,6 +14,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from kagura_magic.images import size_of_data_url
 from kagura_magic.llm import Message
 from kagura_magic.usage import usd
 
@@ -87,10 +88,16 @@ def bundle(result: Estimate) -> dict[str, Any]:
 def _content_text(message: Message) -> str:
     content = message.get("content", "")
     if isinstance(content, list):  # OpenAI "parts": text, and images as placeholders
-        parts = []
+        parts, pictures = [], 0
         for part in content:
             if isinstance(part, dict) and part.get("type") == "text":
                 parts.append(str(part.get("text", "")))
+            elif isinstance(part, dict) and part.get("type") == "image_url":
+                pictures += 1
+                image_url = part.get("image_url")
+                url = image_url.get("url") if isinstance(image_url, dict) else image_url
+                size = size_of_data_url(url) if isinstance(url, str) else None
+                parts.append(f"[image {pictures}: {size or 'linked, not embedded'}]")
             else:
                 parts.append(f"[{part.get('type', 'part') if isinstance(part, dict) else 'part'}]")
         return "\n".join(parts)

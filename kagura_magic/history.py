@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from kagura_magic.images import PromptImage
 from kagura_magic.llm import Message
+from kagura_magic.prompt import Prompt, text_of
 
 ANSWER_ROOM = 1024  # tokens kept free for the answer when max_tokens is not set
 
@@ -20,7 +22,7 @@ ANSWER_ROOM = 1024  # tokens kept free for the answer when max_tokens is not set
 @dataclass(frozen=True)
 class Exchange:
     key: str
-    prompt: str
+    prompt: str | Prompt  # a Prompt when it had pictures: they are sent again with it
     answer: str
     model: str
     # The model thought first. Its thinking is never sent back: it costs tokens, and
@@ -28,7 +30,8 @@ class Exchange:
     thought: bool = False
 
     def messages(self) -> list[Message]:
-        return [{"role": "user", "content": self.prompt}, {"role": "assistant", "content": self.answer}]
+        content = self.prompt.content() if isinstance(self.prompt, Prompt) else self.prompt
+        return [{"role": "user", "content": content}, {"role": "assistant", "content": self.answer}]
 
 
 def exchange_key(cell_id: str | None, prompt: str) -> str:
@@ -41,6 +44,8 @@ class Conversation:
         # None: the place of a background answer still streaming, kept so that it is
         # recorded in the order the cells were run, whenever it ends.
         self._exchanges: dict[str, Exchange | None] = {}
+        # Every picture the exchanges hold, once: the same plot in three cells is one copy.
+        self._pictures: dict[str, PromptImage] = {}
 
     def __len__(self) -> int:
         return len(self.exchanges)
@@ -56,11 +61,23 @@ class Conversation:
 
     def record(self, exchange: Exchange) -> None:
         """Add an exchange; one from the same cell replaces the earlier one (at its reserved place)."""
-        if exchange.key in self._exchanges and self._exchanges[exchange.key] is None:
-            self._exchanges[exchange.key] = exchange
-            return
-        self._exchanges.pop(exchange.key, None)
+        if isinstance(exchange.prompt, Prompt):
+            exchange = replace(exchange, prompt=exchange.prompt.interned(self._pictures))
+        if not (exchange.key in self._exchanges and self._exchanges[exchange.key] is None):
+            self._exchanges.pop(exchange.key, None)
         self._exchanges[exchange.key] = exchange
+        self._forget_unused_pictures()
+
+    def _forget_unused_pictures(self) -> None:
+        used = {
+            image.digest for e in self.exchanges if isinstance(e.prompt, Prompt) for image in e.prompt.images
+        }
+        self._pictures = {digest: image for digest, image in self._pictures.items() if digest in used}
+
+    @property
+    def pictures(self) -> list[PromptImage]:
+        """The pictures this conversation holds, each once."""
+        return list(self._pictures.values())
 
     def release(self, key: str) -> None:
         """Give up a reserved place: the answer ended with nothing to go on from."""
@@ -69,6 +86,7 @@ class Conversation:
 
     def reset(self) -> None:
         self._exchanges.clear()
+        self._pictures.clear()
 
     def plan(
         self, key: str, budget: int, count: Callable[[list[Message]], int]
@@ -113,7 +131,8 @@ class Conversation:
             + "):"
         ]
         for number, (exchange, cost, kept) in enumerate(planned, 1):
-            prompt = exchange.prompt.strip().splitlines()[0][:60] if exchange.prompt.strip() else ""
+            text = text_of(exchange.prompt).strip()
+            prompt = text.splitlines()[0][:60] if text else ""
             trimmed = ("" if kept else "  [trimmed]") + ("  [thinking left out]" if exchange.thought else "")
             cell = exchange.key if not exchange.key.startswith("prompt:") else "(no cell id)"
             lines.append(

@@ -31,7 +31,8 @@ from kagura_magic.config import MODEL_ENV_VAR, LLMConfig
 from kagura_magic.errors import AgentError
 from kagura_magic.history import ANSWER_ROOM, Conversation, Exchange, exchange_key
 from kagura_magic.llm import UNENCODABLE_NOTE, Message, whole_characters
-from kagura_magic.templating import render_template
+from kagura_magic.prompt import Prompt, images_as_text, sent_once
+from kagura_magic.templating import render_prompt
 from kagura_magic.usage import Ledger, budget_refusal
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class CellFailed(Exception):
 class Request:
     """One ``%%agent`` run, after parsing: what to send and what to do with the answer."""
 
-    prompt: str
+    prompt: Prompt  # its text, and the pictures {{ }} put in it
     config: LLMConfig
     chat: str | None  # None: --no-history
     output_format: str
@@ -213,8 +214,8 @@ class AgentMagics(Magics):
 
     def _request(self, args: Any, body: str) -> Request:
         config = self._config(args)
-        prompt = body if (args.no_template or not self.template) else self._render(body)
-        if (sendable := whole_characters(prompt)) != prompt:
+        prompt = Prompt.of(body) if (args.no_template or not self.template) else self._render(body)
+        if (sendable := prompt.map_text(whole_characters)) != prompt:
             print(UNENCODABLE_NOTE)  # one line above the answer, which goes on with U+FFFD
             prompt = sendable
         use_history = self.history and not args.no_history
@@ -234,10 +235,15 @@ class AgentMagics(Magics):
         config.resolved_model()  # fail now, with the how-to message, not mid-display
         return config
 
-    def _render(self, body: str) -> str:
-        # Python's builtins (len, max, sorted…) as in a code cell; the user's names win.
-        namespace = {**vars(builtins), **(self.shell.user_ns if self.shell is not None else {})}
-        return render_template(body, namespace)
+    def _render(self, body: str) -> Prompt:
+        from kagura_magic import context
+        from kagura_magic.images import image
+
+        # Python's builtins (len, max, sorted…) as in a code cell, and image(); the user's names
+        # win, but Out is read as the cell showed it (pictures included: context.CellOutputs).
+        user = self.shell.user_ns if self.shell is not None else {}
+        namespace = {**vars(builtins), "image": image, **user, "Out": context.cell_outputs(self.shell)}
+        return render_prompt(body, namespace)
 
     def _cell_id(self) -> str | None:
         """The frontend's id of the running cell (ipykernel passes the request's metadata)."""
@@ -263,14 +269,31 @@ class AgentMagics(Magics):
         earlier exchanges were left out to fit."""
         from kagura_magic import llm
 
-        current = llm.build_messages(request.prompt, request.config.system_prompt)
+        user = {"role": "user", "content": request.prompt.content()}
+        current = llm.build_messages([user], request.config.system_prompt)
         chat = self.chats.get(request.chat) if request.chat else None
         if chat is None or not len(chat):
             return current, 0
         model, budget = self._budget(request.config, current)
         history, dropped = chat.history_for(key, budget, lambda messages: llm.count_tokens(model, messages))
+        if llm.takes_images(model) is False:  # earlier pictures, asked of a model that took them
+            history = images_as_text(history)
         system = [m for m in current if m["role"] == "system"]
-        return [*system, *history, *(m for m in current if m["role"] != "system")], dropped
+        return sent_once([*system, *history, *(m for m in current if m["role"] != "system")]), dropped
+
+    def _check_images(self, request: Request, model: str) -> None:
+        """A prompt with pictures, for a model litellm says takes none: say so before sending."""
+        if not request.prompt.images:
+            return
+        from kagura_magic import llm
+
+        if llm.takes_images(model) is False:
+            count = len(request.prompt.images)
+            raise CellFailed(
+                f"{model} takes no images (litellm's model list says so), and this prompt has "
+                f"{count} picture{'s' if count != 1 else ''}: use a vision model (gpt-4o-mini, "
+                "claude-sonnet-4, demo/vision offline), or describe it in text."
+            )
 
     def _check_budget(self, request: Request, key: str, model: str) -> None:
         """With ``budget`` set: refuse a cell whose input alone would pass what is left of it."""
@@ -292,9 +315,14 @@ class AgentMagics(Magics):
 
         from kagura_magic import estimate
 
-        key = exchange_key(self._cell_id(), request.prompt)
+        key = exchange_key(self._cell_id(), request.prompt.identity)
         messages, dropped = self._planned_messages(request, key)
-        result = estimate.estimate(request.config.resolved_model(), messages, dropped)
+        model = request.config.resolved_model()
+        try:
+            self._check_images(request, model)
+        except CellFailed as refusal:  # nothing is sent either way: show the plan, and why it would stop
+            print(f"Note: {refusal} A real run refuses this cell.")
+        result = estimate.estimate(model, messages, dropped)
         display(estimate.bundle(result), raw=True)  # type: ignore[no-untyped-call]
 
     def _ask(self, request: Request) -> None:
@@ -306,8 +334,9 @@ class AgentMagics(Magics):
         if request.dry_run:
             self._estimate(request)
             return
-        key = exchange_key(self._cell_id(), request.prompt)
+        key = exchange_key(self._cell_id(), request.prompt.identity)
         model = request.config.resolved_model()
+        self._check_images(request, model)
         self._check_budget(request, key, model)
         if litellm_ready():  # else the stream checks it; the spinner must not wait for an import
             try:

@@ -34,7 +34,7 @@ def test_every_canned_answer_streams_through_litellm() -> None:
         assert [(c.name, c.arguments) for c in stream.tool_calls] == [
             (c.name, c.arguments) for c in reply.tool_calls
         ], name
-    assert set(DEMO_MODELS) == {"echo", *REPLIES}
+    assert set(DEMO_MODELS) == {"echo", "vision", *REPLIES}, "echo and vision answer from what they got"
 
 
 def test_the_thinker_sends_structured_reasoning_and_the_inline_one_tags() -> None:

@@ -20,6 +20,7 @@ from kagura_magic.llm._backend import (
     known_context_window,
     litellm_ready,
     load_litellm,
+    takes_images,
     warm_up,
 )
 from kagura_magic.llm._complete import acall_llm, call_llm, clear_cache
@@ -69,6 +70,7 @@ __all__ = [
     "models_report",
     "no_text_error",
     "preflight",
+    "takes_images",
     "warm_up",
     "whole_characters",
 ]

@@ -192,6 +192,19 @@ def known_context_window(model: str) -> int | None:
     return int(window) if window else None
 
 
+def takes_images(model: str) -> bool | None:
+    """Whether litellm's model list says ``model`` takes images; None when it does not say.
+
+    Only a known "no" refuses a prompt with pictures: many vision models (local
+    ones, new ones, resold ones) are not in the list, or are without the flag.
+    """
+    try:
+        flag = load_litellm().get_model_info(model).get("supports_vision")
+    except Exception:
+        return None
+    return flag if isinstance(flag, bool) else None
+
+
 def count_tokens(model: str, messages: list[Message]) -> int:
     """Tokens ``messages`` take for ``model`` (litellm's tokenizer; ~4 chars a token if it fails)."""
     lit = load_litellm()

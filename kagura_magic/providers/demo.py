@@ -15,6 +15,9 @@ Models:
 * ``demo/thinker-inline`` sends the same thinking inline in ``<think>…</think>``, as local
   reasoning models (Qwen3, DeepSeek-R1 through Ollama or vLLM) do.
 * ``demo/tools`` answers with a tool call only (``get_weather``), no text.
+* ``demo/vision`` takes images: it answers with each picture's size, format and main colours,
+  read from the bytes it was sent (``demo_vision.py``). The other demo models take none, as
+  litellm's model list records, so a prompt with a picture is refused before it is sent.
 
 Params (passed as litellm kwargs, e.g. ``--param tokens_per_second=0``):
 
@@ -48,10 +51,12 @@ from litellm.types.utils import (
 )
 
 from kagura_magic.providers.demo_answers import REPLIES, Reply, ToolCall
+from kagura_magic.providers.demo_vision import vision_reply
 
 PROVIDER = "demo"
 DEFAULT_TOKENS_PER_SECOND = 50.0
-DEMO_MODELS: tuple[str, ...] = ("echo", *REPLIES)
+VISION_MODEL = "vision"
+DEMO_MODELS: tuple[str, ...] = ("echo", *REPLIES, VISION_MODEL)
 DEMO_CONTEXT_WINDOW = 128_000
 
 # About four characters a piece, as real tokenizers cut English: leading
@@ -77,6 +82,8 @@ def reply_for(model: str, messages: list[dict[str, Any]]) -> Reply:
     if name == "echo":
         users = [m for m in messages if m.get("role") == "user"]
         return Reply(_message_text(users[-1]) if users else "")
+    if name == VISION_MODEL:
+        return Reply(vision_reply(messages))
     if name in REPLIES:
         return REPLIES[name]
     known = ", ".join(f"demo/{n}" for n in DEMO_MODELS)
@@ -263,7 +270,9 @@ def register(litellm: Litellm) -> None:
         "litellm_provider": PROVIDER,
         "mode": "chat",
     }
-    litellm.register_model({f"{PROVIDER}/{name}": dict(zero_cost) for name in DEMO_MODELS})
+    litellm.register_model(
+        {f"{PROVIDER}/{name}": {**zero_cost, "supports_vision": name == VISION_MODEL} for name in DEMO_MODELS}
+    )
     # litellm adds custom providers to its provider list lazily, on the first
     # call; do it now so model lookups (get_llm_provider) know "demo" already.
     from litellm.utils import custom_llm_setup
